@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { parseDuration } from '../duration.ts'
+import { GatewayError } from '../gateway/errors.ts'
+import { parseWith } from '../gateway/http.ts'
+import type { Authenticator } from '../gateway/auth.ts'
+import type { TokenSigner } from '../tokens/jwt.ts'
+import type { TokenRegistry } from '../tokens/registry.ts'
+import type { TokenRow, TokenStore } from '../warehouse/tokens.ts'
+
+const mode = z.enum(['web', 'api', 'both'], { error: "mode must be 'web', 'api' or 'both'" })
+
+const generateBody = z.object({
+  name: z.string().trim().min(1, 'name is required').max(200),
+  expires_in: z
+    .string()
+    .refine((s) => (parseDuration(s) ?? 0) > 0, 'expires_in must be a positive duration such as 720h or 30d')
+    .optional(),
+  mode: mode.default('both'),
+  enable_conversation_logging: z.boolean().default(false),
+})
+const revokeBody = z.object({ id: z.string().min(1, 'id is required') })
+const settingsBody = z.object({ enable_conversation_logging: z.boolean() })
+
+/** A token as the admin API and the Go ccproxy's UI show it. */
+function tokenInfo(t: TokenRow, lastUsedAt: Date | null) {
+  return {
+    id: t.id,
+    name: t.name,
+    mode: t.mode,
+    created_at: t.created_at,
+    expires_at: t.expires_at,
+    ...(t.revoked_at ? { revoked_at: t.revoked_at } : {}),
+    ...(lastUsedAt ? { last_used_at: lastUsedAt } : {}),
+    is_valid: !t.revoked_at && t.expires_at.getTime() > Date.now(),
+    enable_conversation_logging: t.enable_conversation_logging,
+    // Usage totals arrive with the recording pipeline (usage_stats_daily); until then nothing is counted.
+    total_requests: 0,
+    total_tokens_used: 0,
+  }
+}
+
+export function tokenAdminRoutes(
+  app: FastifyInstance,
+  deps: { store: TokenStore; registry: TokenRegistry; signer: TokenSigner; defaultExpiryMs: number },
+): void {
+  const { store, registry, signer } = deps
+
+  app.post('/api/token/generate', async (req) => {
+    const body = parseWith(generateBody, req.body)
+    const now = new Date(Math.floor(Date.now() / 1000) * 1000)
+    const ttl = body.expires_in ? parseDuration(body.expires_in)! : deps.defaultExpiryMs
+    const row: TokenRow = {
+      id: randomUUID(),
+      name: body.name,
+      mode: body.mode,
+      created_at: now,
+      expires_at: new Date(now.getTime() + ttl),
+      revoked_at: null,
+      enable_conversation_logging: body.enable_conversation_logging,
+    }
+    const token = await signer.sign({ id: row.id, name: row.name, mode: row.mode, issuedAt: row.created_at, expiresAt: row.expires_at })
+    await store.save(row)
+    return {
+      token,
+      id: row.id,
+      name: row.name,
+      mode: row.mode,
+      created_at: row.created_at,
+      expires_at: row.expires_at,
+      enable_conversation_logging: row.enable_conversation_logging,
+    }
+  })
+
+  app.get('/api/token/list', async () => {
+    const tokens = await store.list()
+    return { tokens: tokens.map((t) => tokenInfo(t, t.last_used_at)) }
+  })
+
+  app.post('/api/token/revoke', async (req) => {
+    const { id } = parseWith(revokeBody, req.body)
+    const row = await store.get(id)
+    if (!row) throw new GatewayError(404, 'token not found')
+    if (!row.revoked_at) await store.save({ ...row, revoked_at: new Date() })
+    registry.forget(id)
+    return { message: 'token revoked successfully', id }
+  })
+
+  app.put<{ Params: { id: string } }>('/api/token/:id/settings', async (req) => {
+    const body = parseWith(settingsBody, req.body)
+    const row = await store.get(req.params.id)
+    if (!row) throw new GatewayError(404, 'token not found')
+    await store.save({ ...row, enable_conversation_logging: body.enable_conversation_logging })
+    registry.forget(row.id)
+    return { message: 'token settings updated successfully', id: row.id, enable_conversation_logging: body.enable_conversation_logging }
+  })
+}
+
+/** GET /api/token/info: the caller's own token, authenticated by the token itself (any mode). */
+export function tokenInfoRoute(app: FastifyInstance, deps: { store: TokenStore; auth: Authenticator }): void {
+  app.get('/api/token/info', async (req) => {
+    const { tokenId } = await deps.auth.authenticate(req.headers)
+    const row = await deps.store.get(tokenId)
+    if (!row) throw new GatewayError(404, 'token not found')
+    return tokenInfo(row, await deps.store.lastUsed(row.id))
+  })
+}

@@ -1,0 +1,146 @@
+import Fastify, { type FastifyInstance, type FastifyError, type FastifyServerOptions } from 'fastify'
+import type { Config } from './config.ts'
+import type { Warehouse } from './warehouse/index.ts'
+import type { Exchange } from './record/exchange.ts'
+import { TokenSigner } from './tokens/jwt.ts'
+import { TokenRegistry } from './tokens/registry.ts'
+import { AccountPool } from './accounts/pool.ts'
+import { AccountRegistry } from './accounts/registry.ts'
+import { CredentialBox } from './secrets.ts'
+import { Authenticator } from './gateway/auth.ts'
+import { Upstream } from './gateway/upstream.ts'
+import { GatewayError, dialectOf, errorBody } from './gateway/errors.ts'
+import type { GatewayDeps } from './gateway/deps.ts'
+import { messagesRoutes } from './gateway/routes/messages.ts'
+import { chatRoutes } from './gateway/routes/chat.ts'
+import { modelRoutes } from './gateway/routes/models.ts'
+import { serviceRoutes } from './gateway/routes/service.ts'
+import { requireAdmin } from './admin/auth.ts'
+import { tokenAdminRoutes, tokenInfoRoute } from './admin/tokens.ts'
+import { accountAdminRoutes } from './admin/accounts.ts'
+
+/** The long-lived parts of a running gateway, built once from the config and the warehouse. */
+export interface Services {
+  config: Config
+  warehouse: Warehouse
+  signer: TokenSigner
+  tokens: TokenRegistry
+  auth: Authenticator
+  pool: AccountPool
+  accounts: AccountRegistry
+  upstream: Upstream
+  close(): Promise<void>
+}
+
+export function createServices(config: Config, warehouse: Warehouse, onError: (err: unknown) => void): Services {
+  const signer = new TokenSigner(config.jwt.secret, config.jwt.issuer)
+  const tokens = new TokenRegistry(warehouse.tokens, config.auth.token_cache_ttl, onError)
+  const pool = new AccountPool({
+    strategy: config.claude.key_strategy,
+    authFailureCooldownMs: config.claude.auth_failure_cooldown,
+    rateLimitCooldownMs: config.claude.rate_limit_cooldown,
+  })
+  const accounts = new AccountRegistry(warehouse.accounts, new CredentialBox(config.jwt.secret), pool, config.claude.api_keys, onError)
+  const upstream = new Upstream(
+    {
+      apiUrl: config.claude.api_url,
+      maxAttempts: config.claude.max_attempts,
+      connectTimeoutMs: config.claude.connect_timeout,
+      firstByteTimeoutMs: config.claude.first_byte_timeout,
+      idleTimeoutMs: config.claude.idle_timeout,
+    },
+    pool,
+  )
+  return {
+    config,
+    warehouse,
+    signer,
+    tokens,
+    auth: new Authenticator(signer, tokens),
+    pool,
+    accounts,
+    upstream,
+    async close() {
+      accounts.stop()
+      await tokens.close()
+      await upstream.close()
+    },
+  }
+}
+
+/** Assembles the HTTP application from its parts; no logic of its own beyond parsing and error shapes. */
+export function buildApp(
+  services: Services,
+  opts: { logger?: FastifyServerOptions['logger']; onExchange?: (exchange: Exchange) => void } = {},
+): FastifyInstance {
+  const { config } = services
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: config.server.body_limit,
+    // Requests are identified by their exchange id; fastify's own counter is enough for its log lines.
+    disableRequestLogging: false,
+    return503OnClosing: true,
+  })
+  app.decorateRequest('exchange', null)
+
+  // Keep the raw bytes: pass-through routes forward the body exactly as the client sent it.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    ;(req as typeof req & { rawBody?: Buffer }).rawBody = body as Buffer
+    if ((body as Buffer).length === 0) return done(null, undefined)
+    try {
+      done(null, JSON.parse((body as Buffer).toString('utf8')))
+    } catch (err) {
+      done(new GatewayError(400, `malformed JSON in request body: ${(err as Error).message}`), undefined)
+    }
+  })
+
+  app.setErrorHandler((error: FastifyError | GatewayError, req, reply) => {
+    const gatewayError =
+      error instanceof GatewayError
+        ? error
+        : error.statusCode === 413
+          ? new GatewayError(413, `request body is larger than the ${config.server.body_limit}-byte limit`)
+          : error.statusCode && error.statusCode < 500
+            ? new GatewayError(error.statusCode, error.message)
+            : undefined
+    if (!gatewayError) req.log.error({ err: error }, 'unhandled error')
+    const shown = gatewayError ?? new GatewayError(500, 'internal error')
+    const dialect = dialectOf(req.url, req.headers)
+    const body = errorBody(dialect, shown) as { error: { type?: string } | string }
+    const type = typeof body.error === 'string' ? (shown.opts.type ?? 'error') : (body.error.type ?? 'error')
+    req.exchange?.fail(shown.status, type, shown.message)
+    return reply
+      .code(shown.status)
+      .headers(shown.opts.headers ?? {})
+      .send(body)
+  })
+
+  app.setNotFoundHandler((req, reply) => {
+    const err = new GatewayError(404, `no route for ${req.method} ${req.url.split('?')[0]}`)
+    return reply.code(404).send(errorBody(dialectOf(req.url, req.headers), err))
+  })
+
+  const gatewayDeps: GatewayDeps = {
+    config,
+    auth: services.auth,
+    upstream: services.upstream,
+    onExchange: opts.onExchange ?? (() => {}),
+  }
+  serviceRoutes(app, services.warehouse)
+  messagesRoutes(app, gatewayDeps)
+  chatRoutes(app, gatewayDeps)
+  modelRoutes(app, gatewayDeps)
+  tokenInfoRoute(app, { store: services.warehouse.tokens, auth: services.auth })
+
+  app.register(async (admin) => {
+    admin.addHook('onRequest', requireAdmin(config.admin.key))
+    tokenAdminRoutes(admin, {
+      store: services.warehouse.tokens,
+      registry: services.tokens,
+      signer: services.signer,
+      defaultExpiryMs: config.jwt.default_expiry,
+    })
+    accountAdminRoutes(admin, { registry: services.accounts, pool: services.pool })
+  })
+  return app
+}

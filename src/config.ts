@@ -1,0 +1,148 @@
+import { readFileSync, existsSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { parseDuration } from './duration.ts'
+
+// A duration in config is written as text ("720h", "30d") and used as milliseconds.
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = typeof v === 'number' ? v : parseDuration(v)
+  if (ms === undefined || ms < 0) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration such as 500ms, 30s, 15m, 720h or 30d' })
+    return z.NEVER
+  }
+  return ms
+})
+const port = z.number().int().min(0).max(65535)
+
+export const configSchema = z.strictObject({
+  server: z.strictObject({
+    host: z.string().min(1).default('0.0.0.0'),
+    port: port.default(8080),
+    body_limit: z.number().int().positive().default(32 * 1024 * 1024),
+  }),
+  admin: z.strictObject({ key: z.string().default('') }),
+  jwt: z.strictObject({
+    secret: z.string().default(''),
+    issuer: z.string().min(1).default('ccproxy'),
+    default_expiry: duration.prefault('720h'),
+  }),
+  auth: z.strictObject({ token_cache_ttl: duration.prefault('2s') }),
+  claude: z.strictObject({
+    api_url: z.url({ protocol: /^https?$/ }).default('https://api.anthropic.com'),
+    api_keys: z.array(z.string().min(1)).default([]),
+    key_strategy: z.enum(['round_robin', 'random', 'least_loaded']).default('round_robin'),
+    default_max_tokens: z.number().int().positive().default(4096),
+    max_attempts: z.number().int().min(1).max(10).default(3),
+    connect_timeout: duration.prefault('10s'),
+    first_byte_timeout: duration.prefault('10m'),
+    idle_timeout: duration.prefault('5m'),
+    auth_failure_cooldown: duration.prefault('5m'),
+    rate_limit_cooldown: duration.prefault('30s'),
+  }),
+  data_dir: z.string().min(1).default('./data'),
+  clickhouse: z.strictObject({
+    url: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
+    username: z.string().default('default'),
+    password: z.string().default(''),
+    database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier').default('ccproxy'),
+    embedded: z.strictObject({
+      http_port: port.default(8123),
+      http_readonly: z.boolean().default(true),
+    }),
+  }),
+})
+
+export type Config = z.output<typeof configSchema>
+export type ConfigInput = z.input<typeof configSchema>
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`)
+  }
+}
+
+/** Every leaf key path of the schema, with the kind of value it holds (for environment overrides). */
+function leafKinds(schema: z.ZodType, path: string[] = []): Array<{ path: string[]; kind: string }> {
+  const def = (schema as any)._zod.def
+  if (def.type === 'default' || def.type === 'optional' || def.type === 'pipe') {
+    return leafKinds(def.type === 'pipe' ? def.in : def.innerType, path)
+  }
+  if (def.type === 'object') {
+    return Object.entries(def.shape as Record<string, z.ZodType>).flatMap(([k, v]) => leafKinds(v, [...path, k]))
+  }
+  const kind = def.type === 'union' ? (def.options.some((o: any) => o._zod.def.type === 'number') ? 'duration' : 'string') : def.type
+  return [{ path, kind }]
+}
+
+const envName = (path: string[]) => `CCPROXY_${path.join('_').toUpperCase()}`
+
+function fromEnv(text: string, kind: string): unknown {
+  switch (kind) {
+    case 'number': {
+      const n = Number(text)
+      return text.trim() === '' || Number.isNaN(n) ? text : n
+    }
+    case 'boolean':
+      return /^(true|1|yes|on)$/i.test(text) ? true : /^(false|0|no|off)$/i.test(text) ? false : text
+    case 'array':
+      return text.split(',').map((s) => s.trim()).filter(Boolean)
+    default:
+      return text
+  }
+}
+
+function setPath(target: Record<string, any>, path: string[], value: unknown) {
+  let node = target
+  for (const key of path.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {}
+    node = node[key]
+  }
+  node[path[path.length - 1]!] = value
+}
+
+function getPath(source: unknown, path: string[]): unknown {
+  return path.reduce<any>((node, key) => (node == null ? undefined : node[key]), source)
+}
+
+/**
+ * Loads config.yaml (when present), applies CCPROXY_* environment overrides and validates the result.
+ * Throws ConfigError with one line per problem: the key, the value and what is allowed.
+ */
+export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overrides?: ConfigInput | object } = {}): Config {
+  const env = opts.env ?? process.env
+  const file = opts.file ?? env.CCPROXY_CONFIG ?? 'config.yaml'
+  let raw: Record<string, any> = {}
+  if (existsSync(file)) {
+    try {
+      raw = (parseYaml(readFileSync(file, 'utf8')) as Record<string, any>) ?? {}
+    } catch (err) {
+      throw new ConfigError([`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`])
+    }
+  }
+  for (const [key, value] of Object.entries(opts.overrides ?? {})) raw[key] = mergeDeep(raw[key], value)
+  for (const group of ['server', 'admin', 'jwt', 'auth', 'claude', 'clickhouse']) raw[group] ??= {}
+  raw.clickhouse.embedded ??= {}
+  for (const { path, kind } of leafKinds(configSchema)) {
+    const text = env[envName(path)]
+    if (text !== undefined) setPath(raw, path, fromEnv(text, kind))
+  }
+  const result = configSchema.safeParse(raw)
+  if (result.success) return result.data
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const key = issue.path.join('.')
+      const value = getPath(raw, issue.path as string[])
+      const shown = value === undefined ? '(unknown key)' : JSON.stringify(value)
+      return issue.code === 'unrecognized_keys'
+        ? `${[key, ...issue.keys].filter(Boolean).join('.')}: unknown key`
+        : `${key} = ${shown}: ${issue.message}`
+    }),
+  )
+}
+
+function mergeDeep(base: unknown, patch: unknown): unknown {
+  if (typeof base !== 'object' || base === null || typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch
+  const out: Record<string, unknown> = { ...(base as object) }
+  for (const [k, v] of Object.entries(patch)) out[k] = mergeDeep(out[k], v)
+  return out
+}

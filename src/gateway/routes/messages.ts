@@ -1,0 +1,95 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Exchange, type Endpoint } from '../../record/exchange.ts'
+import { GatewayError, anthropicErrorType } from '../errors.ts'
+import { beginExchange, clientGone, rawBody, write } from '../http.ts'
+import { SseParser } from '../sse.ts'
+import { forwardableHeaders, unavailable, type UpstreamResult } from '../upstream.ts'
+import type { GatewayDeps } from '../deps.ts'
+
+/**
+ * The native Anthropic API, passed through faithfully: the body goes upstream byte for byte (unknown
+ * fields, thinking, tools, cache_control and all), anthropic-version/-beta and `?beta=true` as sent, the
+ * answer relayed with its status, and a stream relayed chunk by chunk as it arrives.
+ */
+export function messagesRoutes(app: FastifyInstance, deps: GatewayDeps): void {
+  const passThrough = (endpoint: Endpoint, path: string) => async (req: FastifyRequest, reply: FastifyReply) => {
+    const exchange = new Exchange(endpoint)
+    beginExchange(req, reply, exchange, deps.onExchange)
+    const principal = await deps.auth.authenticate(req.headers, 'api')
+    exchange.tokenId = principal.tokenId
+    exchange.userName = principal.name
+    const body = req.body
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new GatewayError(400, 'the request body must be a JSON object')
+    }
+    const { model, stream } = body as { model?: unknown; stream?: unknown }
+    exchange.requestedModel = typeof model === 'string' ? model : null
+    exchange.stream = stream === true && endpoint === 'messages'
+    const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''
+    const result = await deps.upstream.send(
+      { method: 'POST', path: path + query, headers: forwardableHeaders(req.headers), body: rawBody(req), signal: clientGone(req, reply) },
+      exchange,
+    )
+    return relay(result, exchange, reply)
+  }
+  app.post('/v1/messages', passThrough('messages', '/v1/messages'))
+  app.post('/v1/messages/count_tokens', passThrough('count_tokens', '/v1/messages/count_tokens'))
+}
+
+async function relay(result: UpstreamResult, exchange: Exchange, reply: FastifyReply): Promise<FastifyReply | void> {
+  if (result.kind === 'no_account' || result.kind === 'auth_failed' || result.kind === 'unreachable') throw unavailable(result)
+  if (result.kind === 'failed') {
+    const body = anthropicErrorBody(result.status, result.errorBody)
+    exchange.fail(result.status, body.error.type, body.error.message)
+    return reply.code(result.status).headers({ ...result.headers, 'content-type': 'application/json' }).send(body)
+  }
+  exchange.statusCode = result.status
+  if (!(result.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+    const text = await result.body.text()
+    try {
+      exchange.observeMessage(JSON.parse(text))
+    } catch {
+      // a body that is not JSON is relayed as it came; there is nothing in it to measure
+    }
+    exchange.firstByte()
+    return reply.code(result.status).headers(result.headers).send(text)
+  }
+  reply.hijack()
+  reply.raw.writeHead(result.status, { ...result.headers, 'cache-control': 'no-cache', connection: 'keep-alive' })
+  const parser = new SseParser()
+  try {
+    for await (const chunk of result.body) {
+      await write(reply, chunk)
+      for (const event of parser.push(chunk)) {
+        if (event.event === 'content_block_delta') exchange.firstByte()
+        exchange.observeEvent(event.event, safeJson(event.data))
+      }
+    }
+  } catch (err) {
+    if (!reply.raw.destroyed) {
+      // The upstream connection broke mid-stream: tell the client the way Anthropic itself would.
+      const message = `upstream stream interrupted: ${(err as Error).message}`
+      exchange.errorType = 'api_error'
+      exchange.errorMessage = message
+      await write(reply, `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message } })}\n\n`)
+    }
+  }
+  reply.raw.end()
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** Upstream's error body when it is Anthropic's own JSON, else one in that shape (a proxy's HTML page, say). */
+function anthropicErrorBody(status: number, raw: Buffer): { type: 'error'; error: { type: string; message: string } } {
+  const parsed = safeJson(raw.toString('utf8')) as { type?: string; error?: { type?: string; message?: string } } | undefined
+  if (parsed?.type === 'error' && typeof parsed.error?.type === 'string') {
+    return parsed as { type: 'error'; error: { type: string; message: string } }
+  }
+  return { type: 'error', error: { type: anthropicErrorType(status), message: `upstream answered ${status} without an error body` } }
+}

@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto'
+
+/**
+ * What one proxied request measured while it flowed: who, what, when, how much, how it ended. The
+ * recording pipeline turns a finished Exchange into the RequestRecord; the request path only fills it in.
+ */
+export type Endpoint = 'chat.completions' | 'messages' | 'count_tokens' | 'models'
+
+export interface Usage {
+  input_tokens: number
+  output_tokens: number
+  cache_creation_input_tokens: number
+  cache_read_input_tokens: number
+}
+
+export const emptyUsage = (): Usage => ({ input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 })
+
+/**
+ * Anthropic's usage counters are cumulative running totals: a later report replaces an earlier one field by
+ * field, and a field a report leaves out (older streams omit input counts in message_delta) keeps its value.
+ */
+export function mergeUsage(into: Usage, report: Partial<Record<keyof Usage, number | null>> | null | undefined): Usage {
+  if (!report) return into
+  for (const key of Object.keys(into) as Array<keyof Usage>) {
+    const v = report[key]
+    if (typeof v === 'number') into[key] = v
+  }
+  return into
+}
+
+export class Exchange {
+  readonly id = randomUUID()
+  readonly requestAt = new Date()
+  readonly #start = performance.now()
+  tokenId: string | null = null
+  userName: string | null = null
+  mode: 'api' | 'web' = 'api'
+  requestedModel: string | null = null
+  stream = false
+  accountId: string | null = null
+  attempts = 0
+  upstreamRequestId: string | null = null
+  statusCode = 0
+  errorType: string | null = null
+  errorMessage: string | null = null
+  responseModel: string | null = null
+  responseId: string | null = null
+  stopReason: string | null = null
+  readonly usage: Usage = emptyUsage()
+  /** ms from the start to the first content byte sent to the client */
+  ttftMs: number | null = null
+  durationMs: number | null = null
+  clientAborted = false
+
+  constructor(readonly endpoint: Endpoint) {}
+
+  /** Marks the first content byte written to the client (only the first call counts). */
+  firstByte(): void {
+    this.ttftMs ??= Math.round(performance.now() - this.#start)
+  }
+
+  fail(status: number, type: string, message: string): void {
+    this.statusCode = status
+    this.errorType = type
+    this.errorMessage = message
+  }
+
+  /** Reads the parts of an Anthropic message (a non-streamed body, or message_start's) the record needs. */
+  observeMessage(message: { id?: unknown; model?: unknown; stop_reason?: unknown; usage?: Partial<Record<keyof Usage, number | null>> } | null | undefined): void {
+    if (!message) return
+    if (typeof message.id === 'string') this.responseId = message.id
+    if (typeof message.model === 'string') this.responseModel = message.model
+    if (typeof message.stop_reason === 'string') this.stopReason = message.stop_reason
+    mergeUsage(this.usage, message.usage)
+  }
+
+  /** Reads one Anthropic stream event: message_start, message_delta and error carry what the record needs. */
+  observeEvent(event: string, data: any): void {
+    if (event === 'message_start') this.observeMessage(data?.message)
+    else if (event === 'message_delta') {
+      if (typeof data?.delta?.stop_reason === 'string') this.stopReason = data.delta.stop_reason
+      mergeUsage(this.usage, data?.usage)
+    } else if (event === 'error') {
+      this.errorType = data?.error?.type ?? 'api_error'
+      this.errorMessage = data?.error?.message ?? 'stream error'
+    }
+  }
+
+  finish(): void {
+    this.durationMs ??= Math.round(performance.now() - this.#start)
+  }
+
+  get success(): boolean {
+    return this.statusCode >= 200 && this.statusCode < 400 && this.errorType === null
+  }
+}

@@ -1,0 +1,81 @@
+import { join } from 'node:path'
+import { createClient, type ClickHouseClient } from '@clickhouse/client'
+import type { Config } from '../config.ts'
+import { openEmbeddedEngine, type EmbeddedEngine } from './embedded/engine.ts'
+import { createEmbeddedClient } from './embedded/connection.ts'
+import { migrate, isMigrated } from './migrate.ts'
+import { TokenStore } from './tokens.ts'
+import { AccountStore } from './accounts.ts'
+
+/**
+ * The only door to ClickHouse. Everything above it holds a ClickHouseClient and never learns whether the
+ * engine runs in this process (chdb, the zero-configuration default) or is a server reached over HTTP.
+ */
+export interface Warehouse {
+  readonly kind: 'embedded' | 'server'
+  readonly client: ClickHouseClient
+  /** the embedded engine, when there is one (the gateway serves its HTTP interface) */
+  readonly engine?: EmbeddedEngine
+  readonly tokens: TokenStore
+  readonly accounts: AccountStore
+  migrate(log?: (msg: string) => void): Promise<string[]>
+  /** reachable and fully migrated */
+  ready(): Promise<boolean>
+  close(): Promise<void>
+}
+
+type WarehouseConfig = Pick<Config, 'clickhouse' | 'data_dir'>
+
+export function openWarehouse(config: WarehouseConfig): Warehouse {
+  const { database } = config.clickhouse
+  if (config.clickhouse.url) {
+    const connect = (db: string) =>
+      createClient({
+        url: config.clickhouse.url,
+        username: config.clickhouse.username,
+        password: config.clickhouse.password,
+        database: db,
+        application: 'ccproxy',
+        clickhouse_settings: { date_time_input_format: 'best_effort' },
+      })
+    return assemble('server', connect(database), () => connect('default'), database)
+  }
+  const engine = openEmbeddedEngine(join(config.data_dir, 'clickhouse'))
+  const connect = (db: string) => createEmbeddedClient(engine, { database: db })
+  return assemble('embedded', connect(database), () => connect('default'), database, engine)
+}
+
+function assemble(
+  kind: Warehouse['kind'],
+  client: ClickHouseClient,
+  bootstrapClient: () => ClickHouseClient,
+  database: string,
+  engine?: EmbeddedEngine,
+): Warehouse {
+  return {
+    kind,
+    client,
+    ...(engine ? { engine } : {}),
+    tokens: new TokenStore(client),
+    accounts: new AccountStore(client),
+    async migrate(log) {
+      const bootstrap = bootstrapClient()
+      try {
+        return await migrate({ client, bootstrap, database, ...(log ? { log } : {}) })
+      } finally {
+        await bootstrap.close()
+      }
+    },
+    async ready() {
+      try {
+        return (await client.ping()).success && (await isMigrated(client))
+      } catch {
+        return false
+      }
+    },
+    async close() {
+      await client.close()
+      await engine?.close()
+    },
+  }
+}
