@@ -9,7 +9,7 @@ import { AccountRegistry } from './accounts/registry.ts'
 import { CredentialBox } from './secrets.ts'
 import { Authenticator } from './gateway/auth.ts'
 import { Upstream } from './gateway/upstream.ts'
-import { GatewayError, dialectOf, errorBody } from './gateway/errors.ts'
+import { GatewayError, anthropicErrorType, dialectOf, errorBody } from './gateway/errors.ts'
 import type { GatewayDeps } from './gateway/deps.ts'
 import { messagesRoutes } from './gateway/routes/messages.ts'
 import { chatRoutes } from './gateway/routes/chat.ts'
@@ -77,8 +77,6 @@ export function buildApp(
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: config.server.body_limit,
-    // Requests are identified by their exchange id; fastify's own counter is enough for its log lines.
-    disableRequestLogging: false,
     return503OnClosing: true,
   })
   app.decorateRequest('exchange', null)
@@ -105,14 +103,11 @@ export function buildApp(
             : undefined
     if (!gatewayError) req.log.error({ err: error }, 'unhandled error')
     const shown = gatewayError ?? new GatewayError(500, 'internal error')
-    const dialect = dialectOf(req.url, req.headers)
-    const body = errorBody(dialect, shown) as { error: { type?: string } | string }
-    const type = typeof body.error === 'string' ? (shown.opts.type ?? 'error') : (body.error.type ?? 'error')
-    req.exchange?.fail(shown.status, type, shown.message)
+    req.exchange?.fail(shown.status, shown.opts.type ?? anthropicErrorType(shown.status), shown.message)
     return reply
       .code(shown.status)
       .headers(shown.opts.headers ?? {})
-      .send(body)
+      .send(errorBody(dialectOf(req.url, req.headers), shown))
   })
 
   app.setNotFoundHandler((req, reply) => {

@@ -17,13 +17,12 @@ export const emptyUsage = (): Usage => ({ input_tokens: 0, output_tokens: 0, cac
 
 /**
  * Anthropic's usage counters are cumulative running totals: a later report replaces an earlier one field by
- * field, and a field a report leaves out (older streams omit input counts in message_delta) keeps its value.
+ * field, and a field a report leaves out or nulls (older streams omit input counts in message_delta) keeps
+ * its value.
  */
-export function mergeUsage(into: Usage, report: Partial<Record<keyof Usage, number | null>> | null | undefined): Usage {
-  if (!report) return into
-  for (const key of Object.keys(into) as Array<keyof Usage>) {
-    const v = report[key]
-    if (typeof v === 'number') into[key] = v
+export function mergeUsage<T extends object>(into: T, report: object | null | undefined): T {
+  for (const [key, value] of Object.entries(report ?? {})) {
+    if (value != null) (into as Record<string, unknown>)[key] = value
   }
   return into
 }
@@ -66,7 +65,7 @@ export class Exchange {
   }
 
   /** Reads the parts of an Anthropic message (a non-streamed body, or message_start's) the record needs. */
-  observeMessage(message: { id?: unknown; model?: unknown; stop_reason?: unknown; usage?: Partial<Record<keyof Usage, number | null>> } | null | undefined): void {
+  observeMessage(message: { id?: unknown; model?: unknown; stop_reason?: unknown; usage?: object | null } | null | undefined): void {
     if (!message) return
     if (typeof message.id === 'string') this.responseId = message.id
     if (typeof message.model === 'string') this.responseModel = message.model

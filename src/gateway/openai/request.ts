@@ -87,7 +87,7 @@ const toolCall = z.looseObject({
   function: z.looseObject({ name: z.string().min(1), arguments: z.string() }),
 })
 
-const message = z.discriminatedUnion(
+const chatMessage = z.discriminatedUnion(
   'role',
   [
     z.looseObject({ role: z.literal('system'), content: textContent }),
@@ -152,11 +152,13 @@ const positiveInt = z.number().int().positive()
 
 export const chatCompletionRequestSchema = z.looseObject({
   model: z.string().min(1),
-  messages: z.array(message).min(1),
+  messages: z.array(chatMessage).min(1),
   tools: z.array(tool).nullish(),
   tool_choice: toolChoice.nullish(),
   parallel_tool_calls: z.boolean().nullish(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)], { error: 'expected a string or an array of up to 4 strings' }).nullish(),
+  stop: z
+    .union([z.string(), z.array(z.string()).max(4)], { error: 'expected a string or an array of up to 4 strings' })
+    .nullish(),
   max_tokens: positiveInt.nullish(),
   max_completion_tokens: positiveInt.nullish(),
   temperature: z.number().min(0).max(2).nullish(),
@@ -193,9 +195,10 @@ export function parseChatCompletionRequest(body: unknown): ChatCompletionRequest
 function explain(issue: z.core.$ZodIssue, prefix: PropertyKey[]): { path: PropertyKey[]; message: string } {
   const path = [...prefix, ...issue.path]
   if (issue.code === 'invalid_union') {
-    const deepest = issue.errors
-      .map((branch) => branch[0])
-      .reduce<z.core.$ZodIssue | undefined>((best, i) => (i && i.path.length > (best?.path.length ?? 0) ? i : best), undefined)
+    let deepest: z.core.$ZodIssue | undefined
+    for (const [first] of issue.errors) {
+      if (first && first.path.length > (deepest?.path.length ?? 0)) deepest = first
+    }
     if (deepest) return explain(deepest, path)
   }
   return { path, message: issue.message }
@@ -229,7 +232,8 @@ const FREE_SAMPLING: ReadonlyArray<{ pattern: RegExp; temperatureWithTopP: boole
 
 export function samplingLimits(model: string): SamplingLimits {
   const free = FREE_SAMPLING.find(({ pattern }) => pattern.test(model))
-  return free ? { restricted: false, temperatureWithTopP: free.temperatureWithTopP } : { restricted: true, temperatureWithTopP: false }
+  if (!free) return { restricted: true, temperatureWithTopP: false }
+  return { restricted: false, temperatureWithTopP: free.temperatureWithTopP }
 }
 
 // ── Translation ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -327,7 +331,8 @@ function appendTurn(messages: AnthropicMessageParam[], role: 'user' | 'assistant
     return
   }
   const content = [...last.content, ...blocks]
-  last.content = role === 'user' ? [...content.filter(isToolResult), ...content.filter((b) => !isToolResult(b))] : content
+  last.content =
+    role === 'user' ? [...content.filter(isToolResult), ...content.filter((block) => !isToolResult(block))] : content
 }
 
 function isToolResult(block: AnthropicContentBlock): block is AnthropicToolResultBlock {
@@ -398,12 +403,16 @@ function documentBlock(file: z.infer<typeof filePart>['file'], param: string): A
   if (data.startsWith('data:')) {
     const parsed = parseDataUrl(data, `${param}.file_data`)
     if (parsed.mediaType !== 'application/pdf') {
-      throw new TranslationError(`unsupported file type '${parsed.mediaType}'; only PDF files are supported`, `${param}.file_data`)
+      const message = `unsupported file type '${parsed.mediaType}'; only PDF files are supported`
+      throw new TranslationError(message, `${param}.file_data`)
     }
     data = parsed.data
   }
   // Raw base64 carries no media type; PDF is the one document type Claude reads as base64.
-  const block: AnthropicDocumentBlock = { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data } }
+  const block: AnthropicDocumentBlock = {
+    type: 'document',
+    source: { type: 'base64', media_type: 'application/pdf', data },
+  }
   if (file.filename) block.title = file.filename
   return block
 }

@@ -1,4 +1,5 @@
 // Anthropic Messages SSE events → OpenAI chat.completion.chunk objects (reference/wire-formats.md §3, §6.2, §7.4).
+import { mergeUsage } from '../../record/exchange.ts'
 import { finishReason, openAIError, toOpenAIUsage } from './response.ts'
 import type {
   AnthropicErrorDetail,
@@ -86,7 +87,7 @@ export class ChatStreamTranslator {
 
   private messageStart({ message }: StreamEventData): ChatCompletionChunk[] {
     if (message?.model) this.model = message.model
-    this.mergeUsage(message?.usage)
+    mergeUsage(this.anthropicUsage, message?.usage)
     return [this.chunk({ role: 'assistant', content: '' })]
   }
 
@@ -128,7 +129,7 @@ export class ChatStreamTranslator {
   }
 
   private messageDelta({ delta, usage }: StreamEventData): ChatCompletionChunk[] {
-    this.mergeUsage(usage)
+    mergeUsage(this.anthropicUsage, usage)
     const reason = finishReason(delta?.stop_reason)
     if (!reason || this.finishReason) return []
     this.finishReason = reason
@@ -139,16 +140,6 @@ export class ChatStreamTranslator {
     this.finished = true
     if (!this.includeUsage) return []
     return [{ ...this.envelope(), choices: [], usage: this.usage }]
-  }
-
-  /**
-   * Usage counters are cumulative for the whole message: the latest non-null value wins. A message_delta without
-   * input or cache counters (older streams) keeps the message_start values.
-   */
-  private mergeUsage(usage: AnthropicUsage | undefined): void {
-    for (const [key, value] of Object.entries(usage ?? {})) {
-      if (value != null) (this.anthropicUsage as Record<string, unknown>)[key] = value
-    }
   }
 
   private argumentsChunk(index: number, args: string): ChatCompletionChunk {

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig, ConfigError } from '../src/config.ts'
+import { parseDuration, formatDuration } from '../src/duration.ts'
+
+const file = (yaml: string) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'ccproxy-config-')), 'config.yaml')
+  writeFileSync(path, yaml)
+  return path
+}
+
+describe('durations', () => {
+  it.each([
+    ['720h', 2_592_000_000],
+    ['30d', 2_592_000_000],
+    ['1h30m', 5_400_000],
+    ['500ms', 500],
+    ['1.5s', 1500],
+    ['0', 0],
+  ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms))
+
+  it.each(['', 'h', '10', '3 weeks', '10x', '1h 30m'])('%j is not a duration', (text) => expect(parseDuration(text)).toBeUndefined())
+
+  it('formats back in the largest whole unit', () => {
+    expect(formatDuration(2_592_000_000)).toBe('30d')
+    expect(formatDuration(5_400_000)).toBe('90m')
+  })
+})
+
+describe('config', () => {
+  it('the shipped config.yaml holds every default', () => {
+    const config = loadConfig({ file: 'config.yaml', env: {} })
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 33_554_432 })
+    expect(config.jwt.issuer).toBe('ccproxy')
+    expect(config.jwt.default_expiry).toBe(720 * 3_600_000)
+    expect(config.claude.api_url).toBe('https://api.anthropic.com')
+    expect(config.claude.key_strategy).toBe('round_robin')
+    expect(config.data_dir).toBe('./data')
+    expect(config.clickhouse).toMatchObject({ url: '', database: 'ccproxy', embedded: { http_port: 8123, http_readonly: true } })
+  })
+
+  it('applies the same defaults without a file', () => {
+    expect(loadConfig({ file: '/nonexistent/config.yaml', env: {} })).toEqual(loadConfig({ file: 'config.yaml', env: {} }))
+  })
+
+  it('takes CCPROXY_ environment overrides for every key, lists comma-separated', () => {
+    const config = loadConfig({
+      file: 'config.yaml',
+      env: {
+        CCPROXY_SERVER_PORT: '9090',
+        CCPROXY_CLAUDE_API_KEYS: 'sk-one, sk-two',
+        CCPROXY_CLAUDE_KEY_STRATEGY: 'least_loaded',
+        CCPROXY_JWT_DEFAULT_EXPIRY: '30d',
+        CCPROXY_CLICKHOUSE_URL: 'http://clickhouse:8123',
+        CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PORT: '0',
+        CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_READONLY: 'false',
+        CCPROXY_ADMIN_KEY: 'admin-secret',
+      },
+    })
+    expect(config.server.port).toBe(9090)
+    expect(config.claude.api_keys).toEqual(['sk-one', 'sk-two'])
+    expect(config.claude.key_strategy).toBe('least_loaded')
+    expect(config.jwt.default_expiry).toBe(30 * 86_400_000)
+    expect(config.clickhouse.url).toBe('http://clickhouse:8123')
+    expect(config.clickhouse.embedded).toEqual({ http_port: 0, http_readonly: false })
+    expect(config.admin.key).toBe('admin-secret')
+  })
+
+  it('reads the YAML file, and the environment wins over it', () => {
+    const path = file('server:\n  port: 7000\nclaude:\n  api_keys: [sk-a]\n')
+    expect(loadConfig({ file: path, env: {} }).server.port).toBe(7000)
+    expect(loadConfig({ file: path, env: {} }).claude.api_keys).toEqual(['sk-a'])
+    expect(loadConfig({ file: path, env: { CCPROXY_SERVER_PORT: '7001' } }).server.port).toBe(7001)
+  })
+
+  it('reports one line per problem with the key, the value and what is allowed', () => {
+    const path = file('server:\n  port: 99999\n  colour: blue\n')
+    let error: ConfigError | undefined
+    try {
+      loadConfig({ file: path, env: { CCPROXY_CLAUDE_KEY_STRATEGY: 'fastest', CCPROXY_JWT_DEFAULT_EXPIRY: 'soon', CCPROXY_CLICKHOUSE_URL: 'ftp://x' } })
+    } catch (err) {
+      error = err as ConfigError
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    const lines = error!.problems
+    expect(lines).toHaveLength(5)
+    expect(lines).toContainEqual(expect.stringMatching(/^server\.port = 99999: .*65535/))
+    expect(lines).toContainEqual('server.colour: unknown key')
+    expect(lines).toContainEqual(expect.stringMatching(/^claude\.key_strategy = "fastest": .*round_robin.*random.*least_loaded/))
+    expect(lines).toContainEqual(expect.stringMatching(/^jwt\.default_expiry = "soon": expected a duration/))
+    expect(lines).toContainEqual(expect.stringMatching(/^clickhouse\.url = "ftp:\/\/x": /))
+  })
+
+  it('rejects a YAML file that does not parse, naming it', () => {
+    const path = file('server: [unclosed\n')
+    expect(() => loadConfig({ file: path, env: {} })).toThrow(/not valid YAML/)
+  })
+})

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, statSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+// The command line as a user runs it: `npm start` is `tsx src/main.ts start`.
+const TSX = join('node_modules', '.bin', 'tsx')
+
+function start(env: Record<string, string>) {
+  const child = spawn(TSX, ['src/main.ts', 'start'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (d) => (output += d))
+  child.stderr.on('data', (d) => (output += d))
+  const listening = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start within 20s:\n${output}`)), 20_000)
+    child.stdout.on('data', () => {
+      const m = /"url":"(http:\/\/[^"]+)","clickhouse"/.exec(output)
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[1]!)
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`exited ${code}:\n${output}`)))
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  return { child, listening, exited, output: () => output }
+}
+
+describe('npm start on a fresh data directory', () => {
+  it('generates and keeps secrets, prints the admin key once, serves, and exits 0 on SIGTERM', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ccproxy-start-'))
+    const env = { CCPROXY_DATA_DIR: dataDir, CCPROXY_SERVER_PORT: '0', CCPROXY_SERVER_HOST: '127.0.0.1', CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PORT: '0', CCPROXY_CONFIG: 'config.yaml' }
+
+    const first = start(env)
+    const url = await first.listening
+    const adminKey = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim()
+    expect(first.output()).toContain(adminKey)
+    expect(first.output()).toContain('X-Admin-Key')
+    expect(statSync(join(dataDir, 'admin.key')).mode & 0o777).toBe(0o600)
+    expect(statSync(join(dataDir, 'jwt.secret')).mode & 0o777).toBe(0o600)
+    expect((await fetch(`${url}/ready`)).status).toBe(200)
+    const minted = await fetch(`${url}/api/token/generate`, { method: 'POST', headers: { 'x-admin-key': adminKey, 'content-type': 'application/json' }, body: '{"name":"first"}' })
+    expect(minted.status).toBe(200)
+    const { token } = (await minted.json()) as { token: string }
+    first.child.kill('SIGTERM')
+    expect(await first.exited).toBe(0)
+
+    // a restart keeps the secrets: the key is not printed again and the token minted before still works
+    const second = start(env)
+    const url2 = await second.listening
+    expect(second.output()).not.toContain(adminKey)
+    const info = await fetch(`${url2}/api/token/info`, { headers: { authorization: `Bearer ${token}` } })
+    expect(info.status).toBe(200)
+    second.child.kill('SIGINT')
+    expect(await second.exited).toBe(0)
+  }, 60_000)
+
+  it('stops with one line per invalid setting', () => {
+    const res = spawnSync(TSX, ['src/main.ts', 'start'], {
+      env: { ...process.env, CCPROXY_SERVER_PORT: 'eighty', CCPROXY_CLAUDE_KEY_STRATEGY: 'fastest' },
+      encoding: 'utf8',
+    })
+    expect(res.status).toBe(1)
+    expect(res.stderr).toContain('invalid configuration:')
+    expect(res.stderr).toMatch(/server\.port = "eighty"/)
+    expect(res.stderr).toMatch(/claude\.key_strategy = "fastest": .*round_robin/)
+  })
+
+  it('npm run migrate applies the schema once', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ccproxy-migrate-'))
+    const run = () => spawnSync(TSX, ['src/main.ts', 'migrate'], { env: { ...process.env, CCPROXY_DATA_DIR: dataDir }, encoding: 'utf8' })
+    const first = run()
+    expect(first.status).toBe(0)
+    expect(first.stdout).toContain('applied migration 0001_tokens_accounts')
+    const second = run()
+    expect(second.status).toBe(0)
+    expect(second.stdout).toContain('schema is up to date')
+  }, 60_000)
+})
