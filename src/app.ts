@@ -81,7 +81,9 @@ export function buildApp(
   })
   app.decorateRequest('exchange', null)
 
-  // Keep the raw bytes: pass-through routes forward the body exactly as the client sent it.
+  // JSON only (a text/plain body is a 415, not a string that fails validation later), and the raw bytes are
+  // kept: pass-through routes forward the body exactly as the client sent it.
+  app.removeContentTypeParser('text/plain')
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     ;(req as typeof req & { rawBody?: Buffer }).rawBody = body as Buffer
     if ((body as Buffer).length === 0) return done(null, undefined)

@@ -176,7 +176,10 @@ describe('failover between accounts', () => {
     const ok = await client().messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'after 429' }] })
     expect(ok.content[0]).toMatchObject({ text: 'Echo: after 429' })
     expect(t.upstream.requests).toHaveLength(2)
-    expect(t.gateway.services.pool.health(t.gateway.services.pool.accounts[0]!.id).status).toBe('cooling_down')
+    const { pool } = t.gateway.services
+    const limited = pool.accounts.find((a) => a.apiKey === t.upstream.requests[0]!.apiKey)!
+    expect(pool.health(limited.id)).toMatchObject({ status: 'cooling_down', last_error: 'rate limited (429)' })
+    expect(pool.health(limited.id).cooldown_until!.getTime() - Date.now()).toBeGreaterThan(5000)
 
     t.upstream.reset()
     t.gateway.services.pool.setAccounts([])

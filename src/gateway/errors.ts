@@ -67,6 +67,7 @@ export function errorBody(dialect: Dialect, err: GatewayError): unknown {
 export function dialectOf(url: string, headers: Record<string, unknown>): Dialect {
   const path = url.split('?')[0]!
   if (path.startsWith('/v1/messages')) return 'anthropic'
-  if (path.startsWith('/v1/')) return headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai'
+  if (path.startsWith('/v1/models')) return headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai'
+  if (path.startsWith('/v1/')) return 'openai'
   return 'admin'
 }

@@ -4,7 +4,7 @@ import { Exchange } from '../../record/exchange.ts'
 import { GatewayError } from '../errors.ts'
 import { beginExchange, clientGone, write } from '../http.ts'
 import { SseParser } from '../sse.ts'
-import { unavailable, type UpstreamResult } from '../upstream.ts'
+import { describeConnectionError, unavailable, type UpstreamResult } from '../upstream.ts'
 import type { GatewayDeps } from '../deps.ts'
 import {
   ChatStreamTranslator,
@@ -97,7 +97,7 @@ export function chatRoutes(app: FastifyInstance, deps: GatewayDeps): void {
       if (!ended) throw new Error('upstream closed the stream before message_stop')
     } catch (err) {
       if (!reply.raw.destroyed && !ended) {
-        const message = `upstream stream interrupted: ${(err as Error).message}`
+        const message = `upstream stream interrupted: ${describeConnectionError(err)}`
         exchange.errorType = 'api_error'
         exchange.errorMessage = message
         await send(translator.error({ type: 'api_error', message }))

@@ -3,7 +3,7 @@ import { Exchange, type Endpoint } from '../../record/exchange.ts'
 import { GatewayError, anthropicErrorType } from '../errors.ts'
 import { beginExchange, clientGone, rawBody, write } from '../http.ts'
 import { SseParser } from '../sse.ts'
-import { forwardableHeaders, unavailable, type UpstreamResult } from '../upstream.ts'
+import { describeConnectionError, forwardableHeaders, unavailable, type UpstreamResult } from '../upstream.ts'
 import type { GatewayDeps } from '../deps.ts'
 
 /**
@@ -68,7 +68,7 @@ async function relay(result: UpstreamResult, exchange: Exchange, reply: FastifyR
   } catch (err) {
     if (!reply.raw.destroyed) {
       // The upstream connection broke mid-stream: tell the client the way Anthropic itself would.
-      const message = `upstream stream interrupted: ${(err as Error).message}`
+      const message = `upstream stream interrupted: ${describeConnectionError(err)}`
       exchange.errorType = 'api_error'
       exchange.errorMessage = message
       await write(reply, `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message } })}\n\n`)

@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto'
+import http from 'node:http'
+import { isIP, type AddressInfo } from 'node:net'
+import { promisify } from 'node:util'
+import zlib from 'node:zlib'
+import type { EmbeddedEngine } from './engine.ts'
+import { ErrorCodes, clickhouseError, exceptionInfo, httpStatusFor } from './errors.ts'
+import { runRequest } from './request.ts'
+import { resultHeaders, summaryOf } from './response-meta.ts'
+import { querySettings } from './settings.ts'
+import { analyzeSql } from './sql-text.ts'
+
+/**
+ * ClickHouse's HTTP interface over the embedded engine, for SQL tools on this machine: curl, Grafana's
+ * ClickHouse data source (HTTP protocol), @clickhouse/client with `url`. Each request runs on a
+ * connection of its own (see request.ts), so requests are as stateless as on a server without sessions.
+ */
+
+export interface HttpInterface {
+  url: string
+  port: number
+  close(): Promise<void>
+}
+
+export interface HttpInterfaceOptions {
+  /** default 127.0.0.1 */
+  host?: string
+  /** 0 picks a free port */
+  port: number
+  /** refuse writes and functions that reach past the warehouse (file(), url(), …) */
+  readonly: boolean
+  logger?: { warn(obj: object, msg?: string): void }
+}
+
+const KEEP_ALIVE_SECONDS = 10
+const OK = 'Ok.\n'
+
+const gzip = promisify(zlib.gzip)
+const brotli = promisify(zlib.brotliCompress)
+const deflate = promisify(zlib.deflate)
+const COMPRESSORS: Record<string, (b: Buffer) => Promise<Buffer>> = { gzip, br: brotli, deflate }
+
+export async function startHttpInterface(engine: EmbeddedEngine, opts: HttpInterfaceOptions): Promise<HttpInterface> {
+  const host = opts.host ?? '127.0.0.1'
+  // Also proves the engine answers before we accept connections.
+  const timezone = (await runRequest(engine, { sql: 'SELECT timezone()' })).bytes.toString('utf8').trim()
+  const ctx: Context = { engine, host, readonly: opts.readonly, timezone, logger: opts.logger, warnedSession: false }
+
+  const server = http.createServer((req, res) => {
+    handle(ctx, req, res).catch((err: unknown) => {
+      opts.logger?.warn({ err: (err as Error)?.message ?? String(err) }, 'embedded ClickHouse HTTP interface: request failed')
+      if (!res.headersSent) sendError(res, err)
+      else res.destroy()
+    })
+  })
+  // Say it in the Keep-Alive header and mean it: @clickhouse/client compares its idle-socket TTL with it.
+  server.keepAliveTimeout = KEEP_ALIVE_SECONDS * 1000
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const { port } = server.address() as AddressInfo
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`,
+    port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeIdleConnections()
+      })
+      return closing
+    },
+  }
+}
+
+interface Context {
+  engine: EmbeddedEngine
+  host: string
+  readonly: boolean
+  timezone: string
+  logger: HttpInterfaceOptions['logger']
+  warnedSession: boolean
+}
+
+async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  // Credentials (Basic auth, X-ClickHouse-User/Key) are ignored: the interface is meant to listen on the
+  // loopback interface only, and what it serves is bounded by `readonly`. The Host check keeps web pages
+  // out (DNS rebinding: a site's name resolving to 127.0.0.1 would otherwise reach us from a browser).
+  if (!hostAllowed(req.headers.host, ctx.host)) {
+    return sendError(res, clickhouseError(ErrorCodes.ACCESS_DENIED, `Host ${String(req.headers.host).slice(0, 100)} is not allowed`))
+  }
+  const url = new URL(req.url ?? '/', 'http://localhost')
+  const method = req.method ?? 'GET'
+  const reads = method === 'GET' || method === 'HEAD'
+
+  if (url.pathname === '/ping' || (url.pathname === '/' && reads && !url.searchParams.has('query'))) {
+    if (!reads && method !== 'POST') return sendText(res, 405, 'Method not allowed\n', { allow: 'GET, HEAD' })
+    return sendText(res, 200, OK, {}, method === 'HEAD')
+  }
+  if (url.pathname !== '/') {
+    return sendText(res, 404, `There is no handle ${url.pathname}\n\nUse / or /ping for health checks.\n`)
+  }
+  if (!reads && method !== 'POST') return sendText(res, 405, 'Method not allowed\n', { allow: 'GET, HEAD, POST' })
+
+  const q = url.searchParams
+  const query_id = q.get('query_id') || randomUUID()
+  try {
+    if (q.get('compress') === '1' || q.get('decompress') === '1') {
+      throw clickhouseError(ErrorCodes.NOT_IMPLEMENTED, "ClickHouse's native block compression (compress/decompress=1) is not supported by the embedded engine; use HTTP compression (enable_http_compression=1 with Accept-Encoding: gzip)")
+    }
+    if (/^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
+      throw clickhouseError(ErrorCodes.NOT_IMPLEMENTED, 'multipart/form-data bodies (query parameters or external tables) are not supported by the embedded engine; send parameters as param_<name> URL parameters (use_multipart_params: false)')
+    }
+    if (q.has('session_id') && !ctx.warnedSession) {
+      ctx.warnedSession = true
+      ctx.logger?.warn({}, 'embedded ClickHouse HTTP interface: session_id is ignored; every request runs in a session of its own')
+    }
+    const body = method === 'POST' ? await readBody(req) : Buffer.alloc(0)
+
+    const params: Record<string, string> = {}
+    const settingParams: Record<string, string> = {}
+    for (const [name, value] of q) {
+      if (name.startsWith('param_')) params[name.slice('param_'.length)] = value
+      else settingParams[name] = value
+    }
+    const { settings, defaultFormat } = querySettings(settingParams)
+    const format = defaultFormat ?? header(req, 'x-clickhouse-format')
+    const database = q.get('database') ?? header(req, 'x-clickhouse-database')
+    const { sql, data } = statementOf(q.get('query') ?? '', body)
+
+    const result = await runRequest(ctx.engine, {
+      sql,
+      ...(data ? { data } : {}),
+      params,
+      settings,
+      ...(database ? { database } : {}),
+      ...(format ? { format } : {}),
+      // as on a server, GET never writes
+      readonly: ctx.readonly || reads,
+    })
+
+    let payload = result.bytes
+    const headers: Record<string, string> = { ...resultHeaders(result, query_id, ctx.timezone), 'keep-alive': `timeout=${KEEP_ALIVE_SECONDS}` }
+    const encoding = q.get('enable_http_compression') === '1' ? pickEncoding(req.headers['accept-encoding']) : undefined
+    if (encoding && payload.length > 0) {
+      payload = await COMPRESSORS[encoding]!(payload)
+      headers['content-encoding'] = encoding
+    }
+    headers['content-length'] = String(payload.length)
+    res.writeHead(200, headers)
+    res.end(method === 'HEAD' ? undefined : payload)
+  } catch (err) {
+    sendError(res, err, query_id)
+  }
+}
+
+/**
+ * The statement and the data after it. ClickHouse reads the `query` parameter, a newline, then the body;
+ * for an INSERT … FORMAT the body stays bytes (binary formats) and the engine joins them.
+ */
+function statementOf(query: string, body: Buffer): { sql: string; data?: Buffer } {
+  if (query) return body.length > 0 ? { sql: query, data: body } : { sql: query }
+  const text = body.toString('utf8')
+  const shape = analyzeSql(text)
+  if (shape.keyword === 'INSERT' && shape.dataOffset !== undefined && shape.dataOffset < text.length) {
+    const prefix = text.slice(0, shape.dataOffset)
+    return { sql: prefix, data: body.subarray(Buffer.byteLength(prefix, 'utf8')) }
+  }
+  if (!text.trim()) throw clickhouseError(ErrorCodes.SYNTAX_ERROR, 'Empty query')
+  return { sql: text }
+}
+
+async function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim()
+  const decoders: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress> = {
+    gzip: zlib.createGunzip,
+    'x-gzip': zlib.createGunzip,
+    deflate: zlib.createInflate,
+    br: zlib.createBrotliDecompress,
+  }
+  if (encoding !== 'identity' && encoding !== 'none' && !decoders[encoding]) {
+    req.resume()
+    throw clickhouseError(ErrorCodes.UNSUPPORTED_MEDIA_TYPE, `Content-Encoding ${encoding.slice(0, 40)} is not supported (gzip, deflate and br are)`)
+  }
+  const source: AsyncIterable<Buffer> = decoders[encoding] ? req.pipe(decoders[encoding]()) : req
+  const chunks: Buffer[] = []
+  try {
+    for await (const chunk of source) chunks.push(chunk)
+  } catch (err) {
+    throw clickhouseError(ErrorCodes.BAD_ARGUMENTS, `Cannot read the request body (${encoding}): ${(err as Error).message}`)
+  }
+  return Buffer.concat(chunks)
+}
+
+function pickEncoding(accept: string | undefined): string | undefined {
+  const offered = (accept ?? '').split(',').map((part) => part.split(';')[0]!.trim().toLowerCase())
+  return ['gzip', 'br', 'deflate'].find((e) => offered.includes(e))
+}
+
+function hostAllowed(hostHeader: string | undefined, boundHost: string): boolean {
+  if (!hostHeader) return true
+  const name = (hostHeader.startsWith('[') ? hostHeader.slice(1, hostHeader.indexOf(']')) : hostHeader.split(':')[0]!).toLowerCase()
+  return name === 'localhost' || name.endsWith('.localhost') || isIP(name) !== 0 || name === boundHost.toLowerCase()
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+function sendText(res: http.ServerResponse, status: number, text: string, headers: Record<string, string> = {}, headOnly = false): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=UTF-8', 'content-length': String(Buffer.byteLength(text)), 'keep-alive': `timeout=${KEEP_ALIVE_SECONDS}`, ...headers })
+  res.end(headOnly ? undefined : text)
+}
+
+/** ClickHouse's error response: status by exception code, the code in a header, the text as the body. */
+function sendError(res: http.ServerResponse, err: unknown, queryId?: string): void {
+  const info = exceptionInfo(err)
+  sendText(res, httpStatusFor(info.code), info.message + '\n', {
+    'x-clickhouse-exception-code': String(info.code),
+    ...(queryId ? { 'x-clickhouse-query-id': queryId } : {}),
+    'x-clickhouse-summary': JSON.stringify(summaryOf(undefined)),
+  })
+}
