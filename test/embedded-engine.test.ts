@@ -101,6 +101,10 @@ describe('engine connections', () => {
     // and another connection never saw any of it
     expect(await text(open().run(q))).toBe('0\tfalse\ttrue\n')
     expect(await failure(c.run('SELECT 1', { settings: { readonly: 1 } }))).toMatch(/BAD_ARGUMENTS/)
+    // setting names never reach SQL unchecked, values are string literals
+    expect(() => engine.openConnection({ settings: { 'max_threads = 1, readonly': 0 } })).toThrow(/Code: 36.*Invalid setting name/s)
+    expect(await failure(c.run('SELECT 1', { settings: { max_threads: "1', readonly = '0" } }))).toMatch(/Code: \d+/)
+    expect(await text(c.run("SELECT getSetting('readonly')"))).toBe('0\n')
   })
 
   it('serialize statements per connection and run parameterized ones one at a time across connections', async () => {
@@ -190,5 +194,23 @@ describe('analyzeSql', () => {
 
   it('sees calls through quoting and comments', () => {
     expect([...analyzeSql("SELECT * FROM `file` /* x */ ('/etc/passwd') JOIN \"URL\"('x') USING a").calls]).toEqual(['file', 'url'])
+  })
+})
+
+describe('engine lifecycle', () => {
+  it('refuses a second data directory in the same process with a clear error', () => {
+    expect(() => openEmbeddedEngine(mkdtempSync(join(tmpdir(), 'ccproxy-embedded-other-')))).toThrow(/Cannot open the embedded ClickHouse engine at/)
+  })
+
+  it('close() waits for running statements, is idempotent, and later calls fail clearly', async () => {
+    const c = engine.openConnection()
+    const running = c.run('SELECT count() FROM numbers(2000000)')
+    const closing = engine.close()
+    expect(await text(running)).toBe('2000000\n')
+    await closing
+    await engine.close()
+    expect(engine.closed).toBe(true)
+    expect(() => engine.openConnection()).toThrow(/closed/)
+    expect(await failure(c.run('SELECT 1'))).toMatch(/closed/)
   })
 })

@@ -177,6 +177,7 @@ describe('embedded HTTP interface', () => {
     expect(post.status).toBe(500) // READONLY maps to 500 on a server too
     expect(post.headers.get('x-clickhouse-exception-code')).toBe('164')
     expect(await (await fetch(`${ro.url}/?query=SELECT%201`)).text()).toBe('1\n')
+    expect((await fetch(`${ro.url}/?query=SELEC%201`)).headers.get('x-clickhouse-exception-code')).toBe('62')
   })
 
   it('50 concurrent parameterized queries on both paths at once each get their own values', async () => {

@@ -78,9 +78,14 @@ const BASELINE: EngineSettings = { output_format_json_quote_64bit_integers: '1',
 const SAFE_TABLE_FUNCTIONS = new Set(['numbers', 'numbers_mt', 'zeros', 'zeros_mt', 'values', 'generaterandom', 'generate_series', 'generateseries', 'view', 'merge', 'null', 'format', 'loop'])
 // Scalar functions that read local files.
 const FILE_FUNCTIONS = ['file', 'catboostevaluate']
-// What a read-only connection may run at all. readonly=2 alone still lets through statements such as
-// UNDROP, KILL and BACKUP.
-const READONLY_STATEMENTS = new Set(['SELECT', 'WITH', 'SHOW', 'DESCRIBE', 'DESC', 'EXPLAIN', 'EXISTS', 'CHECK', 'SET', 'USE'])
+// Statements a read-only connection refuses before the engine sees them: readonly=2 alone still lets
+// UNDROP, KILL, BACKUP and CREATE TEMPORARY TABLE through. (Anything else, a typo included, goes to the
+// engine, which still enforces readonly=2.)
+const WRITE_STATEMENTS = new Set([
+  'INSERT', 'CREATE', 'ALTER', 'DROP', 'UNDROP', 'KILL', 'BACKUP', 'RESTORE', 'TRUNCATE', 'RENAME', 'EXCHANGE', 'OPTIMIZE',
+  'SYSTEM', 'ATTACH', 'DETACH', 'GRANT', 'REVOKE', 'DELETE', 'UPDATE', 'MOVE', 'BEGIN', 'START', 'COMMIT', 'ROLLBACK',
+  'EXECUTE', 'WATCH', 'PARALLEL', 'REPLACE',
+])
 
 const cancelled = () => clickhouseError(ErrorCodes.QUERY_WAS_CANCELLED, 'Query was cancelled')
 
@@ -119,7 +124,13 @@ class Engine implements EmbeddedEngine {
   openConnection(opts: OpenConnectionOptions = {}): EngineConnection {
     if (this.#closing) throw clickhouseError(ErrorCodes.ABORTED, 'The embedded engine is closed')
     const session = new this.#Session(this.path)
-    const conn = new Connection(this, session, opts, () => this.#connections.delete(conn))
+    let conn: Connection
+    try {
+      conn = new Connection(this, session, opts, () => this.#connections.delete(conn))
+    } catch (err) {
+      session.close() // nothing ran on it yet
+      throw err
+    }
     this.#connections.add(conn)
     return conn
   }
@@ -261,7 +272,7 @@ class Connection implements EngineConnection {
     }
     // In chdb these would read and write the process's own files (they are client-side on a server).
     if (shape.localFileClause) throw clickhouseError(ErrorCodes.INTO_OUTFILE_NOT_ALLOWED, 'INTO OUTFILE and FROM INFILE are not allowed')
-    if (this.readonly && !READONLY_STATEMENTS.has(shape.keyword)) {
+    if (this.readonly && WRITE_STATEMENTS.has(shape.keyword)) {
       throw clickhouseError(ErrorCodes.READONLY, 'Cannot execute query in readonly mode')
     }
     if (this.readonly && shape.calls.size > 0) {

@@ -132,6 +132,9 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
     const format = defaultFormat ?? header(req, 'x-clickhouse-format')
     const database = q.get('database') ?? header(req, 'x-clickhouse-database')
     const { sql, data } = statementOf(q.get('query') ?? '', body)
+    // A client that hangs up before its turn comes is not served (a running statement cannot be stopped).
+    const gone = new AbortController()
+    res.once('close', () => gone.abort())
 
     const result = await runRequest(ctx.engine, {
       sql,
@@ -142,6 +145,7 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
       ...(format ? { format } : {}),
       // as on a server, GET never writes
       readonly: ctx.readonly || reads,
+      signal: gone.signal,
     })
 
     let payload = result.bytes
