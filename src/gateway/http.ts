@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { z } from 'zod'
 import { GatewayError } from './errors.ts'
+import { Exchange, type Endpoint } from '../record/exchange.ts'
+import type { GatewayDeps } from './deps.ts'
 
 /** The raw request body, kept by the JSON parser so pass-through routes forward exactly what was sent. */
 export function rawBody(req: FastifyRequest): Buffer {
@@ -47,26 +49,26 @@ export async function write(reply: FastifyReply, chunk: string | Uint8Array): Pr
 
 declare module 'fastify' {
   interface FastifyRequest {
-    exchange: import('../record/exchange.ts').Exchange | null
+    exchange: Exchange | null
   }
 }
 
 /**
- * Starts measuring a proxied request. When the response is over — sent, failed or abandoned by the
- * client — the exchange is finished and handed to `onFinished` (never awaited: the request path does
- * not wait on what happens to its measurements).
+ * Starts measuring a proxied request and authenticates its caller. When the response is over — sent,
+ * failed or abandoned by the client — the exchange is finished and handed to `deps.onExchange` (never
+ * awaited: the request path does not wait on what happens to its measurements).
  */
-export function beginExchange(
-  req: FastifyRequest,
-  reply: FastifyReply,
-  exchange: import('../record/exchange.ts').Exchange,
-  onFinished: (exchange: import('../record/exchange.ts').Exchange) => void,
-): void {
+export async function beginExchange(req: FastifyRequest, reply: FastifyReply, deps: GatewayDeps, endpoint: Endpoint): Promise<Exchange> {
+  const exchange = new Exchange(endpoint)
   req.exchange = exchange
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) exchange.clientAborted = true
     if (exchange.statusCode === 0) exchange.statusCode = reply.raw.statusCode
     exchange.finish()
-    onFinished(exchange)
+    deps.onExchange(exchange)
   })
+  const principal = await deps.auth.authenticate(req.headers, 'api')
+  exchange.tokenId = principal.tokenId
+  exchange.userName = principal.name
+  return exchange
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { Exchange } from '../../record/exchange.ts'
+import type { Exchange } from '../../record/exchange.ts'
 import { GatewayError } from '../errors.ts'
 import { beginExchange, clientGone, write } from '../http.ts'
 import { SseParser } from '../sse.ts'
@@ -21,11 +21,7 @@ const ANTHROPIC_VERSION = '2023-06-01'
 /** OpenAI Chat Completions, translated to the Anthropic Messages API and back. */
 export function chatRoutes(app: FastifyInstance, deps: GatewayDeps): void {
   app.post('/v1/chat/completions', async (req, reply) => {
-    const exchange = new Exchange('chat.completions')
-    beginExchange(req, reply, exchange, deps.onExchange)
-    const principal = await deps.auth.authenticate(req.headers, 'api')
-    exchange.tokenId = principal.tokenId
-    exchange.userName = principal.name
+    const exchange = await beginExchange(req, reply, deps, 'chat.completions')
     let upstreamBody
     let request
     try {

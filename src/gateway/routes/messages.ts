@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { Exchange, type Endpoint } from '../../record/exchange.ts'
+import type { Exchange, Endpoint } from '../../record/exchange.ts'
 import { GatewayError, anthropicErrorType } from '../errors.ts'
 import { beginExchange, clientGone, rawBody, write } from '../http.ts'
 import { SseParser } from '../sse.ts'
@@ -13,11 +13,7 @@ import type { GatewayDeps } from '../deps.ts'
  */
 export function messagesRoutes(app: FastifyInstance, deps: GatewayDeps): void {
   const passThrough = (endpoint: Endpoint, path: string) => async (req: FastifyRequest, reply: FastifyReply) => {
-    const exchange = new Exchange(endpoint)
-    beginExchange(req, reply, exchange, deps.onExchange)
-    const principal = await deps.auth.authenticate(req.headers, 'api')
-    exchange.tokenId = principal.tokenId
-    exchange.userName = principal.name
+    const exchange = await beginExchange(req, reply, deps, endpoint)
     const body = req.body
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new GatewayError(400, 'the request body must be a JSON object')

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify'
-import { Exchange } from '../../record/exchange.ts'
 import { beginExchange, clientGone } from '../http.ts'
 import type { GatewayDeps } from '../deps.ts'
 
@@ -29,11 +28,7 @@ export function modelRoutes(app: FastifyInstance, deps: GatewayDeps): void {
   let cache: { models: AnthropicModel[]; at: number } | undefined
 
   app.get('/v1/models', async (req, reply) => {
-    const exchange = new Exchange('models')
-    beginExchange(req, reply, exchange, deps.onExchange)
-    const principal = await deps.auth.authenticate(req.headers, 'api')
-    exchange.tokenId = principal.tokenId
-    exchange.userName = principal.name
+    const exchange = await beginExchange(req, reply, deps, 'models')
     if (!cache || Date.now() - cache.at > CACHE_MS) {
       const result = await deps.upstream.send(
         {
