@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyError, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyError } from 'fastify'
 import type { Config } from './config.ts'
 import type { Warehouse } from './warehouse/index.ts'
 import type { Exchange } from './record/exchange.ts'
@@ -18,6 +18,10 @@ import { serviceRoutes } from './gateway/routes/service.ts'
 import { requireAdmin } from './admin/auth.ts'
 import { tokenAdminRoutes, tokenInfoRoute } from './admin/tokens.ts'
 import { accountAdminRoutes } from './admin/accounts.ts'
+import { logAdminRoutes } from './admin/logs.ts'
+import { statsAdminRoutes } from './admin/stats.ts'
+import { conversationAdminRoutes } from './admin/conversations.ts'
+import { StatsStore } from './warehouse/stats.ts'
 
 /** The long-lived parts of a running gateway, built once from the config and the warehouse. */
 export interface Services {
@@ -71,11 +75,12 @@ export function createServices(config: Config, warehouse: Warehouse, onError: (e
 /** Assembles the HTTP application from its parts; no logic of its own beyond parsing and error shapes. */
 export function buildApp(
   services: Services,
-  opts: { logger?: FastifyServerOptions['logger']; onExchange?: (exchange: Exchange) => void } = {},
+  opts: { logger?: FastifyBaseLogger; onExchange?: (exchange: Exchange) => void } = {},
 ): FastifyInstance {
   const { config } = services
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    trustProxy: config.server.trusted_proxies.length > 0 ? config.server.trusted_proxies : false,
     bodyLimit: config.server.body_limit,
     return503OnClosing: true,
   })
@@ -127,17 +132,23 @@ export function buildApp(
   messagesRoutes(app, gatewayDeps)
   chatRoutes(app, gatewayDeps)
   modelRoutes(app, gatewayDeps)
-  tokenInfoRoute(app, { store: services.warehouse.tokens, auth: services.auth })
+  const { warehouse } = services
+  const stats = new StatsStore(warehouse.client)
+  tokenInfoRoute(app, { store: warehouse.tokens, auth: services.auth, stats })
 
   app.register(async (admin) => {
     admin.addHook('onRequest', requireAdmin(config.admin.key))
     tokenAdminRoutes(admin, {
-      store: services.warehouse.tokens,
+      store: warehouse.tokens,
       registry: services.tokens,
       signer: services.signer,
       defaultExpiryMs: config.jwt.default_expiry,
+      stats,
     })
     accountAdminRoutes(admin, { registry: services.accounts, pool: services.pool })
+    logAdminRoutes(admin, { client: warehouse.client })
+    statsAdminRoutes(admin, { client: warehouse.client, tokens: warehouse.tokens })
+    conversationAdminRoutes(admin, { client: warehouse.client })
   })
   return app
 }

@@ -19,6 +19,8 @@ export const configSchema = z.strictObject({
     host: z.string().min(1).default('0.0.0.0'),
     port: port.default(8080),
     body_limit: z.number().int().positive().default(32 * 1024 * 1024),
+    trusted_proxies: z.array(z.string().min(1)).default([]),
+    shutdown_timeout: duration.prefault('30s'),
   }),
   admin: z.strictObject({ key: z.string().default('') }),
   jwt: z.strictObject({
@@ -39,6 +41,29 @@ export const configSchema = z.strictObject({
     auth_failure_cooldown: duration.prefault('5m'),
     rate_limit_cooldown: duration.prefault('30s'),
   }),
+  conversations: z.strictObject({
+    enabled: z.boolean().default(true),
+    redact_builtin: z.boolean().default(true),
+    redact: z
+      .array(
+        z.strictObject({
+          pattern: z.string().min(1).refine(isRegex, 'expected a valid regular expression'),
+          replacement: z.string().default('[REDACTED]'),
+        }),
+      )
+      .default([]),
+  }),
+  logging: z.strictObject({
+    buffer_size: z.number().int().positive().default(10_000),
+    batch_size: z.number().int().positive().default(1000),
+    flush_interval: duration.prefault('1s'),
+    workers: z.number().int().min(1).max(16).default(2),
+    spool_max_bytes: z.number().int().positive().default(10 * 1024 ** 3),
+  }),
+  retention: z.strictObject({
+    storage_policy: z.string().default(''),
+    move_after: z.union([z.literal(''), z.string().regex(/^\d+d$/, 'expected days, such as 90d')]).default(''),
+  }),
   data_dir: z.string().min(1).default('./data'),
   clickhouse: z.strictObject({
     url: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
@@ -46,11 +71,21 @@ export const configSchema = z.strictObject({
     password: z.string().default(''),
     database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier').default('ccproxy'),
     embedded: z.strictObject({
+      path: z.string().default(''),
       http_port: port.default(8123),
       http_readonly: z.boolean().default(true),
     }),
   }),
 })
+
+function isRegex(source: string): boolean {
+  try {
+    new RegExp(source)
+    return true
+  } catch {
+    return false
+  }
+}
 
 export type Config = z.output<typeof configSchema>
 export type ConfigInput = z.input<typeof configSchema>
@@ -85,6 +120,14 @@ function fromEnv(text: string, kind: string): unknown {
     case 'boolean':
       return /^(true|1|yes|on)$/i.test(text) ? true : /^(false|0|no|off)$/i.test(text) ? false : text
     case 'array':
+      // a list of objects (redaction rules) is given as JSON; plain lists as comma-separated values
+      if (text.trim().startsWith('[')) {
+        try {
+          return JSON.parse(text)
+        } catch {
+          return text
+        }
+      }
       return text.split(',').map((s) => s.trim()).filter(Boolean)
     default:
       return text
@@ -120,7 +163,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
     }
   }
   for (const [key, value] of Object.entries(opts.overrides ?? {})) raw[key] = mergeDeep(raw[key], value)
-  for (const group of ['server', 'admin', 'jwt', 'auth', 'claude', 'clickhouse']) raw[group] ??= {}
+  for (const group of ['server', 'admin', 'jwt', 'auth', 'claude', 'conversations', 'logging', 'retention', 'clickhouse']) raw[group] ??= {}
   raw.clickhouse.embedded ??= {}
   for (const { path, kind } of leafKinds(configSchema)) {
     const text = env[envName(path)]

@@ -18,7 +18,7 @@ async function main(command = 'start'): Promise<void> {
   }
   if (command !== 'start') throw new ConfigError([`unknown command "${command}": use start or migrate`])
 
-  const gateway = await startGateway(config, { logger: { level: process.env.CCPROXY_LOG_LEVEL ?? 'info' } })
+  const gateway = await startGateway(config, { logLevel: process.env.CCPROXY_LOG_LEVEL ?? 'info' })
   const log = gateway.app.log
   log.info({ url: gateway.url, clickhouse: gateway.services.warehouse.kind }, 'ccproxy is listening')
   if (gateway.clickhouseHttp) log.info({ url: gateway.clickhouseHttp.url }, 'ClickHouse HTTP interface (embedded engine)')

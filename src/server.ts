@@ -1,10 +1,16 @@
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { pino } from 'pino'
 import type { Config } from './config.ts'
 import { ensureSecrets } from './secrets.ts'
 import { openWarehouse, type Warehouse } from './warehouse/index.ts'
 import { startHttpInterface, type HttpInterface } from './warehouse/embedded/http-interface.ts'
 import { buildApp, createServices, type Services } from './app.ts'
 import type { Exchange } from './record/exchange.ts'
+import type { RequestRecord } from './record/request-record.ts'
+import { toRecord } from './record/build.ts'
+import { Redactor } from './record/redaction.ts'
+import { ClickHouseExporter } from './sinks/exporter.ts'
 
 export interface RunningGateway {
   url: string
@@ -13,6 +19,7 @@ export interface RunningGateway {
   config: Config
   /** ClickHouse's HTTP interface over the embedded engine, when it is on */
   clickhouseHttp?: HttpInterface
+  exporter: ClickHouseExporter
   generatedAdminKey?: string
   close(): Promise<void>
 }
@@ -24,22 +31,49 @@ export interface RunningGateway {
  */
 export async function startGateway(
   configIn: Config,
-  opts: { logger?: FastifyServerOptions['logger']; onExchange?: (exchange: Exchange) => void } = {},
+  opts: {
+    /** pino level; silent when not given */
+    logLevel?: string
+    /** tests: every finished exchange and its record */
+    onExchange?: (exchange: Exchange, record: RequestRecord) => void
+  } = {},
 ): Promise<RunningGateway> {
   const { config, generatedAdminKey } = ensureSecrets(configIn)
+  const logger = pino({ level: opts.logLevel ?? 'silent' })
+  const log = (err: unknown) => logger.error({ err }, (err as Error)?.message ?? String(err))
   const warehouse: Warehouse = openWarehouse(config)
   let services: Services | undefined
   let clickhouseHttp: HttpInterface | undefined
+  let exporter: ClickHouseExporter | undefined
   try {
     await warehouse.migrate()
-    const logger = opts.logger ?? false
-    const log = (err: unknown) => {
-      if (logger) console.error('ccproxy:', (err as Error)?.message ?? err)
-    }
     services = createServices(config, warehouse, log)
     await services.accounts.reload()
     services.accounts.watch(30_000)
-    const app = buildApp(services, { logger, ...(opts.onExchange ? { onExchange: opts.onExchange } : {}) })
+    exporter = new ClickHouseExporter(warehouse.client, {
+      bufferSize: config.logging.buffer_size,
+      batchSize: config.logging.batch_size,
+      flushIntervalMs: config.logging.flush_interval,
+      workers: config.logging.workers,
+      spoolDir: join(config.data_dir, 'spool'),
+      spoolMaxBytes: config.logging.spool_max_bytes,
+      log: logger.child({ component: 'exporter' }),
+    })
+    await exporter.start()
+    const redactor = new Redactor({ builtin: config.conversations.redact_builtin, rules: config.conversations.redact })
+    const sink = exporter
+    // Runs when a response is over; the client has its answer already. Building the record and enqueueing it
+    // are synchronous and never throw into the request.
+    const onExchange = (exchange: Exchange) => {
+      try {
+        const record = toRecord(exchange, redactor)
+        sink.enqueue(record)
+        opts.onExchange?.(exchange, record)
+      } catch (err) {
+        log(err)
+      }
+    }
+    const app = buildApp(services, { logger, onExchange })
     if (warehouse.engine && config.clickhouse.embedded.http_port > 0) {
       clickhouseHttp = await startHttpInterface(warehouse.engine, {
         host: '127.0.0.1',
@@ -55,10 +89,12 @@ export async function startGateway(
       app,
       services: running,
       config,
+      exporter: sink,
       ...(clickhouseHttp ? { clickhouseHttp } : {}),
       ...(generatedAdminKey ? { generatedAdminKey } : {}),
       async close() {
-        await app.close()
+        await drain(app, config.server.shutdown_timeout)
+        await sink.shutdown()
         await clickhouseHttp?.close()
         await running.close()
         await warehouse.close()
@@ -66,8 +102,22 @@ export async function startGateway(
     }
   } catch (err) {
     await clickhouseHttp?.close().catch(() => {})
+    await exporter?.shutdown().catch(() => {})
     await services?.close().catch(() => {})
     await warehouse.close().catch(() => {})
     throw err
+  }
+}
+
+/**
+ * Stops accepting connections and lets in-flight requests finish; streams still running after `timeoutMs`
+ * are cut (their exchanges still finish and are recorded).
+ */
+async function drain(app: FastifyInstance, timeoutMs: number): Promise<void> {
+  const timer = setTimeout(() => app.server.closeAllConnections(), timeoutMs)
+  try {
+    await app.close()
+  } finally {
+    clearTimeout(timer)
   }
 }

@@ -8,6 +8,7 @@ import type { Authenticator } from '../gateway/auth.ts'
 import type { TokenSigner } from '../tokens/jwt.ts'
 import type { TokenRegistry } from '../tokens/registry.ts'
 import type { TokenRow, TokenStore } from '../warehouse/tokens.ts'
+import type { StatsStore } from '../warehouse/stats.ts'
 
 const mode = z.enum(['web', 'api', 'both'], { error: "mode must be 'web', 'api' or 'both'" })
 
@@ -23,8 +24,14 @@ const generateBody = z.object({
 const revokeBody = z.object({ id: z.string().min(1, 'id is required') })
 const settingsBody = z.object({ enable_conversation_logging: z.boolean() })
 
+interface TokenUsage {
+  total_requests: number
+  total_tokens_used: number
+}
+const NO_USAGE: TokenUsage = { total_requests: 0, total_tokens_used: 0 }
+
 /** A token as the admin API and the Go ccproxy's UI show it. */
-function tokenInfo(t: TokenRow, lastUsedAt: Date | null) {
+function tokenInfo(t: TokenRow, lastUsedAt: Date | null, usage: TokenUsage) {
   return {
     id: t.id,
     name: t.name,
@@ -35,15 +42,15 @@ function tokenInfo(t: TokenRow, lastUsedAt: Date | null) {
     ...(lastUsedAt ? { last_used_at: lastUsedAt } : {}),
     is_valid: !t.revoked_at && t.expires_at.getTime() > Date.now(),
     enable_conversation_logging: t.enable_conversation_logging,
-    // Usage totals arrive with the recording pipeline (usage_stats_daily); until then nothing is counted.
-    total_requests: 0,
-    total_tokens_used: 0,
+    // All-time totals from usage_stats_daily (kept live by its materialized view over request_logs).
+    total_requests: usage.total_requests,
+    total_tokens_used: usage.total_tokens_used,
   }
 }
 
 export function tokenAdminRoutes(
   app: FastifyInstance,
-  deps: { store: TokenStore; registry: TokenRegistry; signer: TokenSigner; defaultExpiryMs: number },
+  deps: { store: TokenStore; registry: TokenRegistry; signer: TokenSigner; defaultExpiryMs: number; stats: StatsStore },
 ): void {
   const { store, registry, signer } = deps
 
@@ -75,7 +82,8 @@ export function tokenAdminRoutes(
 
   app.get('/api/token/list', async () => {
     const tokens = await store.list()
-    return { tokens: tokens.map((t) => tokenInfo(t, t.last_used_at)) }
+    const usage = await deps.stats.tokenTotals(tokens.map((t) => t.id))
+    return { tokens: tokens.map((t) => tokenInfo(t, t.last_used_at, usage.get(t.id) ?? NO_USAGE)) }
   })
 
   app.post('/api/token/revoke', async (req) => {
@@ -98,11 +106,12 @@ export function tokenAdminRoutes(
 }
 
 /** GET /api/token/info: the caller's own token, authenticated by the token itself (any mode). */
-export function tokenInfoRoute(app: FastifyInstance, deps: { store: TokenStore; auth: Authenticator }): void {
+export function tokenInfoRoute(app: FastifyInstance, deps: { store: TokenStore; auth: Authenticator; stats: StatsStore }): void {
   app.get('/api/token/info', async (req) => {
     const { tokenId } = await deps.auth.authenticate(req.headers)
     const row = await deps.store.get(tokenId)
     if (!row) throw new GatewayError(404, 'token not found')
-    return tokenInfo(row, await deps.store.lastUsed(row.id))
+    const [lastUsed, usage] = await Promise.all([deps.store.lastUsed(row.id), deps.stats.tokenTotals([row.id])])
+    return tokenInfo(row, lastUsed, usage.get(row.id) ?? NO_USAGE)
   })
 }

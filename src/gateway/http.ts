@@ -61,14 +61,21 @@ declare module 'fastify' {
 export async function beginExchange(req: FastifyRequest, reply: FastifyReply, deps: GatewayDeps, endpoint: Endpoint): Promise<Exchange> {
   const exchange = new Exchange(endpoint)
   req.exchange = exchange
+  // The id of the request's log row: lets a user quote it to an administrator, and tools correlate.
+  reply.raw.setHeader('x-ccproxy-request-id', exchange.id)
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) exchange.clientAborted = true
     if (exchange.statusCode === 0) exchange.statusCode = reply.raw.statusCode
     exchange.finish()
     deps.onExchange(exchange)
   })
+  exchange.clientIp = req.ip
+  exchange.userAgent = (req.headers['user-agent'] ?? '').slice(0, 512)
+  const conversationId = req.headers['x-conversation-id']
+  if (typeof conversationId === 'string') exchange.conversationId = conversationId.slice(0, 256)
   const principal = await deps.auth.authenticate(req.headers, 'api')
   exchange.tokenId = principal.tokenId
   exchange.userName = principal.name
+  exchange.contentAllowed = principal.conversationLogging && deps.config.conversations.enabled
   return exchange
 }

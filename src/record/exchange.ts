@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto'
+import type { Endpoint } from './request-record.ts'
+import { ContentCapture, type RequestSide } from './content.ts'
 
 /**
  * What one proxied request measured while it flowed: who, what, when, how much, how it ended. The
  * recording pipeline turns a finished Exchange into the RequestRecord; the request path only fills it in.
  */
-export type Endpoint = 'chat.completions' | 'messages' | 'count_tokens' | 'models'
+export type { Endpoint }
 
 export interface Usage {
   input_tokens: number
@@ -50,8 +52,21 @@ export class Exchange {
   ttftMs: number | null = null
   durationMs: number | null = null
   clientAborted = false
+  clientIp = ''
+  userAgent = ''
+  /** the client's own conversation id, when it sent one */
+  conversationId = ''
+  /** the token opted in to conversation logging and conversations are enabled */
+  contentAllowed = false
+  /** the conversation being captured, when allowed */
+  content: ContentCapture | null = null
 
   constructor(readonly endpoint: Endpoint) {}
+
+  /** Starts capturing the conversation, if this request may keep it (the request side is read only then). */
+  captureContent(request: () => RequestSide): void {
+    if (this.contentAllowed) this.content = new ContentCapture(request())
+  }
 
   /** Marks the first content byte written to the client (only the first call counts). */
   firstByte(): void {
@@ -65,16 +80,18 @@ export class Exchange {
   }
 
   /** Reads the parts of an Anthropic message (a non-streamed body, or message_start's) the record needs. */
-  observeMessage(message: { id?: unknown; model?: unknown; stop_reason?: unknown; usage?: object | null } | null | undefined): void {
+  observeMessage(message: { id?: unknown; model?: unknown; stop_reason?: unknown; usage?: object | null; content?: unknown } | null | undefined): void {
     if (!message) return
     if (typeof message.id === 'string') this.responseId = message.id
     if (typeof message.model === 'string') this.responseModel = message.model
     if (typeof message.stop_reason === 'string') this.stopReason = message.stop_reason
     mergeUsage(this.usage, message.usage)
+    this.content?.observeMessage(message)
   }
 
   /** Reads one Anthropic stream event: message_start, message_delta and error carry what the record needs. */
   observeEvent(event: string, data: any): void {
+    this.content?.observeEvent(event, data)
     if (event === 'message_start') this.observeMessage(data?.message)
     else if (event === 'message_delta') {
       if (typeof data?.delta?.stop_reason === 'string') this.stopReason = data.delta.stop_reason

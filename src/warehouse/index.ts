@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { createClient, type ClickHouseClient } from '@clickhouse/client'
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client'
 import type { Config } from '../config.ts'
 import { openEmbeddedEngine, type EmbeddedEngine } from './embedded/engine.ts'
 import { createEmbeddedClient } from './embedded/connection.ts'
@@ -36,11 +36,14 @@ export function openWarehouse(config: WarehouseConfig): Warehouse {
         password: config.clickhouse.password,
         database: db,
         application: 'ccproxy',
+        // The gateway logs what fails itself; the client's own error log would print ClickHouse messages
+        // that can quote row data.
+        log: { level: ClickHouseLogLevel.OFF },
         clickhouse_settings: { date_time_input_format: 'best_effort' },
       })
     return assemble('server', connect(database), () => connect('default'), database)
   }
-  const engine = openEmbeddedEngine(join(config.data_dir, 'clickhouse'))
+  const engine = openEmbeddedEngine(config.clickhouse.embedded.path || join(config.data_dir, 'clickhouse'))
   const connect = (db: string) => createEmbeddedClient(engine, { database: db })
   return assemble('embedded', connect(database), () => connect('default'), database, engine)
 }

@@ -10,6 +10,8 @@ export interface Migration {
   version: number
   name: string
   checksum: string
+  /** marked `-- ccproxy:optional`: a server that cannot run it skips it (a feature it lacks) */
+  optional: boolean
   statements: string[]
 }
 
@@ -28,6 +30,7 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
         version: Number(file.split('_')[0]),
         name: file.replace(/\.sql$/, ''),
         checksum: createHash('sha256').update(sql).digest('hex').slice(0, 16),
+        optional: /^--\s*ccproxy:optional\b/.test(sql),
         statements,
       }
     })
@@ -38,6 +41,7 @@ const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations
     version    UInt32,
     name       String,
     checksum   String,
+    note       String DEFAULT '',
     applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = MergeTree
@@ -67,13 +71,19 @@ export async function migrate(opts: {
   const applied: string[] = []
   for (const m of opts.migrations ?? readMigrations()) {
     if (done.has(m.version)) continue
-    for (const statement of m.statements) await client.command({ query: statement })
+    let note = ''
+    try {
+      for (const statement of m.statements) await client.command({ query: statement })
+    } catch (err) {
+      if (!m.optional) throw new Error(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err })
+      note = `skipped: ${(err as Error).message.split('\n')[0]}`
+    }
     await client.insert({
       table: 'schema_migrations',
-      values: [{ version: m.version, name: m.name, checksum: m.checksum }],
+      values: [{ version: m.version, name: m.name, checksum: m.checksum, note }],
       format: 'JSONEachRow',
     })
-    opts.log?.(`applied migration ${m.name}`)
+    opts.log?.(note ? `optional migration ${m.name} ${note}` : `applied migration ${m.name}`)
     applied.push(m.name)
   }
   return applied

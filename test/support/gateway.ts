@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { startGateway, type RunningGateway } from '../../src/server.ts'
 import type { Exchange } from '../../src/record/exchange.ts'
+import type { RequestRecord } from '../../src/record/request-record.ts'
 import { startMockAnthropic, type MockAnthropic } from './mock-anthropic.ts'
 
 export const ADMIN_KEY = 'test-admin-key-0123456789'
@@ -14,20 +15,25 @@ export interface TestGateway {
   upstream: MockAnthropic
   url: string
   exchanges: Exchange[]
+  /** the record of every finished exchange, as handed to the exporter */
+  records: RequestRecord[]
+  /** flushes the exporter, then runs a query on the gateway's warehouse */
+  rows<T = any>(query: string, params?: Record<string, unknown>): Promise<T[]>
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }>
   mintToken(opts?: { name?: string; mode?: 'web' | 'api' | 'both'; expires_in?: string }): Promise<{ token: string; id: string }>
   close(): Promise<void>
 }
 
-// chdb opens one data directory per process: gateways started by one test file share it, each with a
-// database of its own.
-let dataDir: string | undefined
+// chdb opens one data directory per process: gateways started by one test file share the engine's
+// directory, each with a database of its own (and a data directory of its own for secrets and spool).
+let enginePath: string | undefined
 let gateways = 0
 
 /** A gateway on a fresh embedded warehouse database, in front of the mock Anthropic API. */
 export async function startTestGateway(overrides: Record<string, any> = {}, env: Record<string, string> = {}): Promise<TestGateway> {
   const upstream = await startMockAnthropic()
-  dataDir ??= mkdtempSync(join(tmpdir(), 'ccproxy-test-'))
+  enginePath ??= mkdtempSync(join(tmpdir(), 'ccproxy-engine-'))
+  const dataDir = mkdtempSync(join(tmpdir(), 'ccproxy-test-'))
   const config: Config = loadConfig({
     file: 'config.yaml',
     env,
@@ -36,12 +42,18 @@ export async function startTestGateway(overrides: Record<string, any> = {}, env:
       server: { host: '127.0.0.1', port: 0 },
       admin: { key: ADMIN_KEY },
       claude: { api_url: upstream.url, api_keys: UPSTREAM_KEYS, ...overrides.claude },
-      clickhouse: { database: `ccproxy_test_${++gateways}`, embedded: { http_port: 0, http_readonly: true }, ...overrides.clickhouse },
+      clickhouse: { database: `ccproxy_test_${++gateways}`, embedded: { path: enginePath, http_port: 0, http_readonly: true }, ...overrides.clickhouse },
       ...Object.fromEntries(Object.entries(overrides).filter(([k]) => k !== 'claude' && k !== 'clickhouse')),
     },
   })
   const exchanges: Exchange[] = []
-  const gateway = await startGateway(config, { onExchange: (e) => exchanges.push(e) })
+  const records: RequestRecord[] = []
+  const gateway = await startGateway(config, {
+    onExchange: (e, r) => {
+      exchanges.push(e)
+      records.push(r)
+    },
+  })
   const admin: TestGateway['admin'] = async (method, path, body) => {
     const res = await fetch(gateway.url + path, {
       method,
@@ -56,6 +68,12 @@ export async function startTestGateway(overrides: Record<string, any> = {}, env:
     upstream,
     url: gateway.url,
     exchanges,
+    records,
+    async rows(query, params = {}) {
+      await gateway.exporter.forceFlush()
+      const rs = await gateway.services.warehouse.client.query({ query, query_params: params, format: 'JSONEachRow' })
+      return rs.json()
+    },
     admin,
     async mintToken(opts = {}) {
       const res = await admin('POST', '/api/token/generate', { name: opts.name ?? 'tester', ...opts })

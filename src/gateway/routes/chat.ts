@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Exchange } from '../../record/exchange.ts'
+import { openaiRequestContent } from '../../record/content.ts'
 import { GatewayError } from '../errors.ts'
 import { beginExchange, clientGone, write } from '../http.ts'
 import { SseParser } from '../sse.ts'
@@ -27,6 +28,8 @@ export function chatRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     try {
       request = parseChatCompletionRequest(req.body)
       exchange.requestedModel = request.model
+      if (!exchange.conversationId && request.user) exchange.conversationId = request.user.slice(0, 256)
+      exchange.captureContent(() => openaiRequestContent(request!))
       upstreamBody = toAnthropicRequest(request, { defaultMaxTokens: deps.config.claude.default_max_tokens })
     } catch (err) {
       if (err instanceof TranslationError) throw new GatewayError(400, err.message, { param: err.param })

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Exchange, Endpoint } from '../../record/exchange.ts'
+import { anthropicRequestContent } from '../../record/content.ts'
 import { GatewayError, anthropicErrorType } from '../errors.ts'
 import { beginExchange, clientGone, rawBody, write } from '../http.ts'
 import { SseParser } from '../sse.ts'
@@ -18,9 +19,11 @@ export function messagesRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new GatewayError(400, 'the request body must be a JSON object')
     }
-    const { model, stream } = body as { model?: unknown; stream?: unknown }
+    const { model, stream, metadata } = body as { model?: unknown; stream?: unknown; metadata?: { user_id?: unknown } }
     exchange.requestedModel = typeof model === 'string' ? model : null
     exchange.stream = stream === true && endpoint === 'messages'
+    if (!exchange.conversationId && typeof metadata?.user_id === 'string') exchange.conversationId = metadata.user_id.slice(0, 256)
+    if (endpoint === 'messages') exchange.captureContent(() => anthropicRequestContent(body))
     const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''
     const result = await deps.upstream.send(
       { method: 'POST', path: path + query, headers: forwardableHeaders(req.headers), body: rawBody(req), signal: clientGone(req, reply) },

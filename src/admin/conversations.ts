@@ -1,0 +1,60 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { GatewayError } from '../gateway/errors.ts'
+import { parseWith } from '../gateway/http.ts'
+import { ConversationStore, SEARCH_MAX_CHARS, type ConversationFilter } from '../warehouse/conversations.ts'
+import { enumParam, idParam, intParam, optional, pagingShape, queryObject, sendDownload, timeRange, timeRangeShape, uuidParam } from './logs.ts'
+
+const filterShape = { token_id: optional(idParam), ...timeRangeShape }
+const listQuery = queryObject({ ...filterShape, ...pagingShape })
+const exportQuery = queryObject({ ...filterShape, format: optional(enumParam(['json', 'jsonl'])) })
+const searchQuery = queryObject({
+  q: z
+    .string({ error: 'is required (the text to search for), given once' })
+    .transform((s) => s.trim())
+    .pipe(z.string().min(1, 'is required (the text to search for)').max(SEARCH_MAX_CHARS, `must be at most ${SEARCH_MAX_CHARS} characters`)),
+  token_id: optional(idParam),
+  limit: optional(intParam(1, 100)),
+})
+
+function filterOf(q: z.output<z.ZodObject<typeof filterShape>>): ConversationFilter {
+  return { ...(q.token_id !== undefined ? { token_id: q.token_id } : {}), ...timeRange(q) }
+}
+
+/** GET /api/conversations, /search, /export, /:id; DELETE /api/conversations/:id */
+export function conversationAdminRoutes(app: FastifyInstance, deps: { client: ClickHouseClient }): void {
+  const store = new ConversationStore(deps.client)
+
+  app.get('/api/conversations', async (req) => {
+    const q = parseWith(listQuery, req.query)
+    const page = q.page ?? 0
+    const limit = q.limit ?? 50
+    const { conversations, total } = await store.list(filterOf(q), page, limit)
+    return { conversations, total, page, limit }
+  })
+
+  app.get('/api/conversations/search', async (req) => {
+    const q = parseWith(searchQuery, req.query)
+    const limit = q.limit ?? 20
+    const conversations = await store.search(q.q, q.token_id, limit)
+    return { query: q.q, token_id: q.token_id ?? null, limit, conversations }
+  })
+
+  app.get('/api/conversations/export', async (req, reply) => {
+    const q = parseWith(exportQuery, req.query)
+    return sendDownload(reply, store.exportRows(filterOf(q)), { format: q.format ?? 'json', basename: 'conversations' })
+  })
+
+  app.get<{ Params: { id: string } }>('/api/conversations/:id', async (req) => {
+    const conversation = await store.get(uuidParam(req.params.id))
+    if (!conversation) throw new GatewayError(404, 'conversation not found')
+    return conversation
+  })
+
+  app.delete<{ Params: { id: string } }>('/api/conversations/:id', async (req) => {
+    const id = uuidParam(req.params.id)
+    if (!(await store.delete(id))) throw new GatewayError(404, 'conversation not found')
+    return { message: 'conversation deleted successfully', id }
+  })
+}

@@ -1,0 +1,102 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { GatewayError } from '../gateway/errors.ts'
+import { parseWith } from '../gateway/http.ts'
+import type { TokenStore } from '../warehouse/tokens.ts'
+import { StatsStore, addDays, utcDay, type DayRange, type StatsScope } from '../warehouse/stats.ts'
+import { calendarDay, idParam, intParam, optional, queryObject } from './logs.ts'
+
+export const MAX_DAYS = 366
+
+/** YYYY-MM-DD within what ClickHouse's Date holds. */
+const dayParam = z.string({ error: 'must be given once' }).refine((s) => calendarDay(s, 1970, 2149) !== undefined, 'must be a date YYYY-MM-DD')
+
+const daysParam = (fallback: number) => optional(intParam(1, MAX_DAYS)).transform((d) => d ?? fallback)
+
+// days, or from_date/to_date (from/to accepted as the same), as the Go ccproxy's stats endpoints.
+const rangeQuery = queryObject({
+  days: optional(intParam(1, MAX_DAYS)),
+  from_date: optional(dayParam),
+  to_date: optional(dayParam),
+  from: optional(dayParam),
+  to: optional(dayParam),
+})
+const trendQuery = queryObject({ days: daysParam(30) })
+const topQuery = queryObject({ days: daysParam(7), limit: optional(intParam(1, 100)).transform((l) => l ?? 10) })
+
+/**
+ * The days of a stats request (UTC): `days=N` → the last N days including today; from_date and to_date →
+ * those days; only from_date → through today; only to_date → the 7 days ending then; nothing → the last 7
+ * days including today.
+ */
+export function dayRange(q: z.output<typeof rangeQuery>, today = utcDay()): DayRange {
+  if (q.from && q.from_date) throw new GatewayError(400, 'give from or from_date, not both', { param: 'from_date' })
+  if (q.to && q.to_date) throw new GatewayError(400, 'give to or to_date, not both', { param: 'to_date' })
+  const from = q.from_date ?? q.from
+  const to = q.to_date ?? q.to
+  if (q.days !== undefined && (from || to)) throw new GatewayError(400, 'give days or from_date/to_date, not both', { param: 'days' })
+  if (q.days !== undefined) return { from: addDays(today, 1 - q.days), to: today }
+  if (from && to) {
+    if (from > to) throw new GatewayError(400, 'from_date must not be after to_date', { param: 'from_date' })
+    return { from, to }
+  }
+  if (from) {
+    if (from > today) throw new GatewayError(400, `from_date must not be after today (${today}) when to_date is not given`, { param: 'from_date' })
+    return { from, to: today }
+  }
+  if (to) return { from: addDays(to, -6), to }
+  return { from: addDays(today, -6), to: today }
+}
+
+const lastDays = (days: number, today = utcDay()): DayRange => ({ from: addDays(today, 1 - days), to: today })
+
+/**
+ * GET /api/stats/tokens/:id, /tokens/:id/trend, /accounts/:id, /accounts/:id/trend, /overview, /realtime,
+ * /top/tokens, /top/models. `tokens` answers overview's active_tokens.
+ */
+export function statsAdminRoutes(app: FastifyInstance, deps: { client: ClickHouseClient; tokens: TokenStore }): void {
+  const stats = new StatsStore(deps.client)
+  const pathId = (value: string, what: string) => parseWith(z.object({ [what]: idParam }), { [what]: value })[what]!
+
+  for (const kind of ['tokens', 'accounts'] as const) {
+    const key = kind === 'tokens' ? 'token_id' : 'account_id'
+    const scopeOf = (id: string): StatsScope => (kind === 'tokens' ? { token_id: id } : { account_id: id })
+
+    app.get<{ Params: { id: string } }>(`/api/stats/${kind}/:id`, async (req) => {
+      const id = pathId(req.params.id, key)
+      const range = dayRange(parseWith(rangeQuery, req.query))
+      return { [key]: id, from_date: range.from, to_date: range.to, ...(await stats.aggregate(scopeOf(id), range)) }
+    })
+
+    app.get<{ Params: { id: string } }>(`/api/stats/${kind}/:id/trend`, async (req) => {
+      const id = pathId(req.params.id, key)
+      const { days } = parseWith(trendQuery, req.query)
+      return { [key]: id, days, trend: await stats.trend(scopeOf(id), lastDays(days)) }
+    })
+  }
+
+  app.get('/api/stats/overview', async (req) => {
+    const range = dayRange(parseWith(rangeQuery, req.query))
+    const [overview, tokens] = await Promise.all([stats.overview(range), deps.tokens.list()])
+    const now = Date.now()
+    const active_tokens = tokens.filter((t) => !t.revoked_at && t.expires_at.getTime() > now).length
+    const { total_requests, total_tokens, total_users, by_mode, by_model } = overview
+    return { from_date: range.from, to_date: range.to, total_requests, total_tokens, total_users, active_tokens, by_mode, by_model }
+  })
+
+  app.get('/api/stats/realtime', async (req) => {
+    parseWith(queryObject({}), req.query)
+    return stats.realtime()
+  })
+
+  app.get('/api/stats/top/tokens', async (req) => {
+    const { days, limit } = parseWith(topQuery, req.query)
+    return { days, limit, tokens: await stats.topTokens(lastDays(days), limit) }
+  })
+
+  app.get('/api/stats/top/models', async (req) => {
+    const { days, limit } = parseWith(topQuery, req.query)
+    return { days, limit, models: await stats.topModels(lastDays(days), limit) }
+  })
+}

@@ -1,0 +1,286 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { Conditions, TIME_TYPE } from './request-logs.ts'
+import { toClickHouseTime } from './time.ts'
+
+/**
+ * Usage statistics. Everything but realtime reads usage_stats_daily, which the materialized view keeps
+ * live (today included). Its rows for one key only collapse when parts merge, so every read aggregates:
+ * sum() over the SimpleAggregateFunction(sum) columns, quantilesMerge() over the quantile states — and
+ * averages are sums over counts, weighing every request equally across days.
+ * The table is ORDER BY (stat_date, token_id, …): a date range reads a contiguous slice.
+ */
+
+/** An inclusive range of UTC calendar days, 'YYYY-MM-DD'. */
+export interface DayRange {
+  from: string
+  to: string
+}
+
+export interface UsageStats {
+  request_count: number
+  success_count: number
+  error_count: number
+  total_prompt_tokens: number
+  total_completion_tokens: number
+  total_tokens: number
+  total_cache_creation_tokens: number
+  total_cache_read_tokens: number
+  /** sum of durations / requests */
+  avg_duration_ms: number
+  /** sum of TTFTs / requests that have one */
+  avg_ttft_ms: number
+  p50_duration_ms: number
+  p95_duration_ms: number
+  p99_duration_ms: number
+  p95_ttft_ms: number
+  /** percent, 0–100 */
+  success_rate: number
+}
+
+export interface TrendPoint {
+  date: string
+  request_count: number
+  success_count: number
+  error_count: number
+  total_tokens: number
+}
+
+export interface Overview {
+  total_requests: number
+  total_tokens: number
+  total_users: number
+  by_mode: Record<string, UsageStats>
+  by_model: Record<string, UsageStats>
+}
+
+export interface Realtime {
+  date: string
+  total_requests: number
+  success_count: number
+  error_count: number
+  total_tokens: number
+  avg_duration_ms: number
+  success_rate: number
+}
+
+export interface TopToken {
+  token_id: string
+  user_name: string
+  total_requests: number
+  total_tokens: number
+  success_count: number
+  error_count: number
+  success_rate: number
+}
+
+export interface TopModel {
+  model: string
+  total_requests: number
+  total_tokens: number
+  success_count: number
+  success_rate: number
+}
+
+export type StatsScope = { token_id: string } | { account_id: string } | Record<string, never>
+
+const AGGREGATES = `
+  sum(request_count) AS s_requests,
+  sum(success_count) AS s_successes,
+  sum(error_count) AS s_errors,
+  sum(prompt_tokens) AS s_prompt_tokens,
+  sum(completion_tokens) AS s_completion_tokens,
+  sum(total_tokens) AS s_total_tokens,
+  sum(cache_creation_tokens) AS s_cache_creation_tokens,
+  sum(cache_read_tokens) AS s_cache_read_tokens,
+  sum(duration_ms_sum) AS s_duration_ms,
+  sum(ttft_ms_sum) AS s_ttft_ms,
+  sum(ttft_count) AS s_ttft_count,
+  quantilesMerge(0.5, 0.95, 0.99)(duration_quantiles) AS s_duration_q,
+  quantilesMerge(0.5, 0.95, 0.99)(ttft_quantiles) AS s_ttft_q`
+
+type Aggregated = Record<string, unknown>
+
+const num = (v: unknown): number => {
+  const n = Number(v ?? 0)
+  return Number.isFinite(n) ? n : 0
+}
+const round2 = (n: number): number => Math.round(n * 100) / 100
+const ratio = (part: number, whole: number): number => (whole > 0 ? part / whole : 0)
+/** percent with two decimals, 0 when there is nothing to divide */
+export const successRate = (successes: number, requests: number): number => round2(ratio(successes, requests) * 100)
+const quantile = (v: unknown, i: number): number => (Array.isArray(v) ? Math.round(num(v[i])) : 0)
+
+function toStats(r: Aggregated | undefined): UsageStats {
+  const requests = num(r?.s_requests)
+  const successes = num(r?.s_successes)
+  return {
+    request_count: requests,
+    success_count: successes,
+    error_count: num(r?.s_errors),
+    total_prompt_tokens: num(r?.s_prompt_tokens),
+    total_completion_tokens: num(r?.s_completion_tokens),
+    total_tokens: num(r?.s_total_tokens),
+    total_cache_creation_tokens: num(r?.s_cache_creation_tokens),
+    total_cache_read_tokens: num(r?.s_cache_read_tokens),
+    avg_duration_ms: round2(ratio(num(r?.s_duration_ms), requests)),
+    avg_ttft_ms: round2(ratio(num(r?.s_ttft_ms), num(r?.s_ttft_count))),
+    p50_duration_ms: quantile(r?.s_duration_q, 0),
+    p95_duration_ms: quantile(r?.s_duration_q, 1),
+    p99_duration_ms: quantile(r?.s_duration_q, 2),
+    p95_ttft_ms: quantile(r?.s_ttft_q, 1),
+    success_rate: successRate(successes, requests),
+  }
+}
+
+/** 'YYYY-MM-DD' of a UTC day, `offset` days from `day`. */
+export function addDays(day: string, offset: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + offset * 86_400_000).toISOString().slice(0, 10)
+}
+
+export const utcDay = (at: Date = new Date()): string => at.toISOString().slice(0, 10)
+
+function rangeConditions(range: DayRange, scope: StatsScope = {}): Conditions {
+  const c = new Conditions().add('stat_date', '>=', 'Date', range.from).add('stat_date', '<=', 'Date', range.to)
+  if ('token_id' in scope) c.add('token_id', '=', 'String', scope.token_id)
+  if ('account_id' in scope) c.add('account_id', '=', 'String', scope.account_id)
+  return c
+}
+
+export class StatsStore {
+  constructor(private readonly client: ClickHouseClient) {}
+
+  private async rows(query: string, query_params: Record<string, unknown>): Promise<Aggregated[]> {
+    const rs = await this.client.query({ query, query_params, format: 'JSONEachRow' })
+    return rs.json<Aggregated>()
+  }
+
+  /** Totals of a token, an account or everything over the range; zeros when there is no data. */
+  async aggregate(scope: StatsScope, range: DayRange): Promise<UsageStats> {
+    const where = rangeConditions(range, scope)
+    const [row] = await this.rows(`SELECT ${AGGREGATES} FROM usage_stats_daily ${where.sql()}`, where.params)
+    return toStats(row)
+  }
+
+  /** One point per day of the range, ascending, days without requests as zeros. */
+  async trend(scope: StatsScope, range: DayRange): Promise<TrendPoint[]> {
+    const where = rangeConditions(range, scope)
+    const rows = await this.rows(
+      `SELECT toString(stat_date) AS date, sum(request_count) AS r, sum(success_count) AS s, sum(error_count) AS e, sum(total_tokens) AS t
+       FROM usage_stats_daily ${where.sql()} GROUP BY stat_date`,
+      where.params,
+    )
+    const byDate = new Map(rows.map((r) => [String(r.date), r]))
+    const points: TrendPoint[] = []
+    for (let day = range.from; day <= range.to; day = addDays(day, 1)) {
+      const r = byDate.get(day)
+      points.push({ date: day, request_count: num(r?.r), success_count: num(r?.s), error_count: num(r?.e), total_tokens: num(r?.t) })
+    }
+    return points
+  }
+
+  /** Totals, distinct tokens, and the same statistics per mode and per model. */
+  async overview(range: DayRange): Promise<Overview> {
+    const where = rangeConditions(range)
+    const [totals, byMode, byModel] = await Promise.all([
+      this.rows(
+        `SELECT sum(request_count) AS r, sum(total_tokens) AS t, uniqExactIf(token_id, request_count > 0) AS u
+         FROM usage_stats_daily ${where.sql()}`,
+        where.params,
+      ),
+      this.rows(`SELECT mode AS key, ${AGGREGATES} FROM usage_stats_daily ${where.sql()} GROUP BY mode ORDER BY mode`, where.params),
+      this.rows(`SELECT model AS key, ${AGGREGATES} FROM usage_stats_daily ${where.sql()} GROUP BY model ORDER BY model`, where.params),
+    ])
+    const keyed = (rows: Aggregated[]) => Object.fromEntries(rows.map((r) => [String(r.key), toStats(r)]))
+    return {
+      total_requests: num(totals[0]?.r),
+      total_tokens: num(totals[0]?.t),
+      total_users: num(totals[0]?.u),
+      by_mode: keyed(byMode),
+      by_model: keyed(byModel),
+    }
+  }
+
+  /** Today so far (UTC), from request_logs: the minmax index on request_at skips every older granule. */
+  async realtime(now: Date = new Date()): Promise<Realtime> {
+    const date = utcDay(now)
+    const where = new Conditions()
+      .add('request_at', '>=', TIME_TYPE, toClickHouseTime(new Date(`${date}T00:00:00Z`)))
+      .add('request_at', '<', TIME_TYPE, toClickHouseTime(new Date(`${addDays(date, 1)}T00:00:00Z`)))
+    const [r] = await this.rows(
+      `SELECT count() AS r, countIf(success) AS s, sum(total_tokens) AS t, sum(duration_ms) AS d FROM request_logs ${where.sql()}`,
+      where.params,
+    )
+    const requests = num(r?.r)
+    const successes = num(r?.s)
+    return {
+      date,
+      total_requests: requests,
+      success_count: successes,
+      error_count: requests - successes,
+      total_tokens: num(r?.t),
+      avg_duration_ms: round2(ratio(num(r?.d), requests)),
+      success_rate: successRate(successes, requests),
+    }
+  }
+
+  /**
+   * The tokens with the most requests in the range (ties: more tokens, then id). Names come from the
+   * request logs of those tokens in the range (the name the token carried when it was used).
+   */
+  async topTokens(range: DayRange, limit: number): Promise<TopToken[]> {
+    const where = rangeConditions(range)
+    const rows = await this.rows(
+      `SELECT token_id, sum(request_count) AS r, sum(total_tokens) AS t, sum(success_count) AS s, sum(error_count) AS e
+       FROM usage_stats_daily ${where.sql()} GROUP BY token_id
+       ORDER BY r DESC, t DESC, token_id ASC LIMIT {limit:UInt32}`,
+      { ...where.params, limit },
+    )
+    if (rows.length === 0) return []
+    const names = new Conditions()
+      .raw('token_id IN {ids:Array(String)}', { ids: rows.map((r) => String(r.token_id)) })
+      .add('request_at', '>=', TIME_TYPE, toClickHouseTime(new Date(`${range.from}T00:00:00Z`)))
+      .add('request_at', '<', TIME_TYPE, toClickHouseTime(new Date(`${addDays(range.to, 1)}T00:00:00Z`)))
+    const nameRows = await this.rows(`SELECT token_id, any(user_name) AS user_name FROM request_logs ${names.sql()} GROUP BY token_id`, names.params)
+    const nameOf = new Map(nameRows.map((r) => [String(r.token_id), String(r.user_name ?? '')]))
+    return rows.map((r) => ({
+      token_id: String(r.token_id),
+      user_name: nameOf.get(String(r.token_id)) ?? '',
+      total_requests: num(r.r),
+      total_tokens: num(r.t),
+      success_count: num(r.s),
+      error_count: num(r.e),
+      success_rate: successRate(num(r.s), num(r.r)),
+    }))
+  }
+
+  /** The models with the most requests in the range (ties: more tokens, then name). */
+  async topModels(range: DayRange, limit: number): Promise<TopModel[]> {
+    const where = rangeConditions(range)
+    const rows = await this.rows(
+      `SELECT model, sum(request_count) AS r, sum(total_tokens) AS t, sum(success_count) AS s
+       FROM usage_stats_daily ${where.sql()} GROUP BY model
+       ORDER BY r DESC, t DESC, model ASC LIMIT {limit:UInt32}`,
+      { ...where.params, limit },
+    )
+    return rows.map((r) => ({
+      model: String(r.model),
+      total_requests: num(r.r),
+      total_tokens: num(r.t),
+      success_count: num(r.s),
+      success_rate: successRate(num(r.s), num(r.r)),
+    }))
+  }
+
+  /** All-time requests and tokens of each of these tokens (one grouped query); absent ids have none. */
+  async tokenTotals(ids: string[]): Promise<Map<string, { total_requests: number; total_tokens_used: number }>> {
+    const totals = new Map<string, { total_requests: number; total_tokens_used: number }>()
+    if (ids.length === 0) return totals
+    const rows = await this.rows(
+      `SELECT token_id, sum(request_count) AS r, sum(total_tokens) AS t FROM usage_stats_daily
+       WHERE token_id IN {ids:Array(String)} GROUP BY token_id`,
+      { ids },
+    )
+    for (const r of rows) totals.set(String(r.token_id), { total_requests: num(r.r), total_tokens_used: num(r.t) })
+    return totals
+  }
+}
