@@ -22,6 +22,8 @@ import { logAdminRoutes } from './admin/logs.ts'
 import { statsAdminRoutes } from './admin/stats.ts'
 import { conversationAdminRoutes } from './admin/conversations.ts'
 import { StatsStore } from './warehouse/stats.ts'
+import { pipelineAdminRoutes } from './admin/pipeline.ts'
+import type { ExporterStats } from './sinks/exporter.ts'
 
 /** The long-lived parts of a running gateway, built once from the config and the warehouse. */
 export interface Services {
@@ -75,7 +77,7 @@ export function createServices(config: Config, warehouse: Warehouse, onError: (e
 /** Assembles the HTTP application from its parts; no logic of its own beyond parsing and error shapes. */
 export function buildApp(
   services: Services,
-  opts: { logger?: FastifyBaseLogger; onExchange?: (exchange: Exchange) => void } = {},
+  opts: { logger?: FastifyBaseLogger; onExchange?: (exchange: Exchange) => void; exporter?: { stats(): ExporterStats } } = {},
 ): FastifyInstance {
   const { config } = services
   const app = Fastify({
@@ -149,6 +151,7 @@ export function buildApp(
     logAdminRoutes(admin, { client: warehouse.client })
     statsAdminRoutes(admin, { client: warehouse.client, tokens: warehouse.tokens })
     conversationAdminRoutes(admin, { client: warehouse.client })
+    if (opts.exporter) pipelineAdminRoutes(admin, { exporter: opts.exporter })
   })
   return app
 }

@@ -73,7 +73,7 @@ export async function startGateway(
         log(err)
       }
     }
-    const app = buildApp(services, { logger, onExchange })
+    const app = buildApp(services, { logger, onExchange, exporter: sink })
     if (warehouse.engine && config.clickhouse.embedded.http_port > 0) {
       clickhouseHttp = await startHttpInterface(warehouse.engine, {
         host: '127.0.0.1',

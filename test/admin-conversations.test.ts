@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { conversationRow, requestLogRow, type ConversationRow, type RequestRecord } from '../src/record/request-record.ts'
-import { searchCondition } from '../src/warehouse/conversations.ts'
+import { ConversationStore, searchCondition } from '../src/warehouse/conversations.ts'
 import { ADMIN_KEY, startTestGateway, type TestGateway } from './support/gateway.ts'
 
 // ── Seed: ~450 requests over eight days from three tokens; ~340 carry a conversation. English prose from a
@@ -382,6 +382,13 @@ describe('GET /api/conversations/export', () => {
     const lines = res.text.trimEnd().split('\n').map((l) => JSON.parse(l))
     const expected = live().filter((r) => r.token_id === alice.token_id && createdMs(r) >= todayStart - 2 * DAY).sort(newestFirst)
     expect(lines.map((c) => c.id)).toEqual(expected.map((r) => r.id))
+  })
+
+  it('reads in keyset chunks without repeating or skipping a row', async () => {
+    const store = new ConversationStore(t.gateway.services.warehouse.client)
+    const ids: string[] = []
+    for await (const c of store.exportRows({}, { chunkRows: 17 })) ids.push(c.id)
+    expect(ids).toEqual([...live()].sort(newestFirst).map((r) => r.id))
   })
 
   it('rejects other formats', async () => {

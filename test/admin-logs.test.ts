@@ -468,6 +468,31 @@ describe('GET /api/logs/requests/export', () => {
     expect(after.body.total).toBe(records.length)
   })
 
+  it('the store reads in keyset chunks that neither repeat nor skip a row, ties included', async () => {
+    const store = new RequestLogStore(t.gateway.services.warehouse.client)
+    const collect = async (filter: Parameters<typeof store.exportRows>[0], sort: Parameters<typeof store.exportRows>[1], chunkRows?: number) => {
+      const out: Array<{ id: string; duration_ms: number; total_tokens: number; request_at: string }> = []
+      for await (const log of store.exportRows(filter, sort, chunkRows ? { chunkRows } : {})) out.push(log)
+      return out
+    }
+    const bulk = records.filter((r) => r.token_id === bulkUser.token_id)
+    // durations repeat a lot among 10 500 rows: chunk edges fall inside runs of equal values
+    expect(new Set(bulk.map((r) => r.duration_ms)).size).toBeLessThan(bulk.length)
+    for (const sort of [{ by: 'duration_ms', order: 'asc' }, { by: 'total_tokens', order: 'desc' }, { by: 'request_at', order: 'desc' }] as const) {
+      const whole = await collect({ token_id: bulkUser.token_id }, sort)
+      const chunked = await collect({ token_id: bulkUser.token_id }, sort, 777)
+      expect(chunked.map((l) => l.id)).toEqual(whole.map((l) => l.id))
+      expect(new Set(chunked.map((l) => l.id)).size).toBe(bulk.length)
+      const key = sort.by
+      const values = bulk.map((r) => (key === 'request_at' ? r.request_at.toISOString() : r[key]))
+      expect(chunked.map((l) => l[key])).toEqual([...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0) * (sort.order === 'asc' ? 1 : -1)))
+    }
+    const everything = await collect({ success: false }, { by: 'request_at', order: 'asc' }, 50)
+    expect(everything.map((l) => l.id)).toEqual(
+      records.filter((r) => !r.success).sort((a, b) => a.request_at.getTime() - b.request_at.getTime()).map((r) => r.id),
+    )
+  })
+
   it('the store streams over ClickHouse HTTP and stops the query when the reader stops', async () => {
     const engine = t.gateway.services.warehouse.engine!
     const http = await startHttpInterface(engine, { port: 0, readonly: true })

@@ -43,6 +43,8 @@ export interface ExporterOptions {
 export interface ExporterStats {
   /** records in memory, not yet written or spooled */
   queueDepth: number
+  /** the most records the queue has held at once (a full queue shows as bufferSize) */
+  peakQueueDepth: number
   /** request_logs rows inserted from the queue */
   rowsWritten: number
   /** conversation_contents rows inserted from the queue */
@@ -113,6 +115,7 @@ export class ClickHouseExporter {
   #overflow: RequestRecord[] = []
   /** records in the queue or in a batch being delivered: what bufferSize bounds */
   #held = 0
+  #peakDepth = 0
   /** deliveries and spool writes under way, for forceFlush */
   readonly #pending = new Set<Promise<void>>()
   #spoolWriter: Promise<void> | undefined
@@ -176,6 +179,7 @@ export class ClickHouseExporter {
     }
     this.#queue.push(record)
     this.#held++
+    if (this.#held > this.#peakDepth) this.#peakDepth = this.#held
     if (this.#queue.length >= this.#opts.batchSize && !this.#cutScheduled) {
       this.#cutScheduled = true
       setImmediate(() => {
@@ -201,6 +205,7 @@ export class ClickHouseExporter {
     return {
       ...this.#counts,
       queueDepth: this.#held + this.#overflow.length,
+      peakQueueDepth: this.#peakDepth,
       spoolBytes: this.#spool.bytes,
     }
   }

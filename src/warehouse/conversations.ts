@@ -241,10 +241,32 @@ export class ConversationStore {
     return true
   }
 
-  /** Every matching conversation, newest first, every column, streamed from the server (no row cap). */
-  async *exportRows(filter: ConversationFilter): AsyncGenerator<Conversation, void, undefined> {
-    const where = conditions(filter)
-    const query = `SELECT ${FULL_COLUMNS.join(', ')} FROM conversation_contents ${where.sql()} ORDER BY created_at DESC, id DESC`
-    for await (const row of streamRows<Stored>(this.client, query, where.params)) yield toConversation(row)
+  /**
+   * Every matching conversation, newest first, every column (no row cap): keyset-paged chunks, each
+   * streamed, so no single query holds more than a chunk of these large rows.
+   */
+  async *exportRows(filter: ConversationFilter, opts: { chunkRows?: number } = {}): AsyncGenerator<Conversation, void, undefined> {
+    const chunkRows = opts.chunkRows ?? EXPORT_CHUNK_ROWS
+    let last: Stored | undefined
+    for (;;) {
+      const where = conditions(filter)
+      if (last) {
+        where.raw(`created_at <= {after_at:${TIME_TYPE}} AND (created_at, id) < ({after_at:${TIME_TYPE}}, {after_id:UUID})`, {
+          after_at: last.created_at,
+          after_id: last.id,
+        })
+      }
+      const query = `SELECT ${FULL_COLUMNS.join(', ')} FROM conversation_contents ${where.sql()}
+                     ORDER BY created_at DESC, id DESC LIMIT {chunk_rows:UInt32}`
+      let n = 0
+      for await (const row of streamRows<Stored>(this.client, query, { ...where.params, chunk_rows: chunkRows })) {
+        n++
+        last = row
+        yield toConversation(row)
+      }
+      if (n < chunkRows) return
+    }
   }
 }
+
+export const EXPORT_CHUNK_ROWS = 2_000

@@ -254,10 +254,44 @@ export class RequestLogStore {
     return log
   }
 
-  /** Every matching log, in order, streamed from the server (no row cap). */
-  async *exportRows(filter: LogFilter, sort: LogSort): AsyncGenerator<RequestLog, void, undefined> {
-    const where = logConditions(filter)
-    const query = `SELECT ${LOG_COLUMNS.join(', ')} FROM request_logs ${where.sql()} ORDER BY ${orderBy(sort)}`
-    for await (const row of streamRows<StoredLog>(this.client, query, where.params)) yield toLog(row)
+  /**
+   * Every matching log, in order (no row cap). Read in keyset-paged chunks, each streamed: after a chunk,
+   * the next starts strictly after the last row's (sort column, request_at, id). A chunk bounds what any
+   * one query holds — the embedded engine materializes a result before handing it over — and each chunk
+   * is cheap: the top-K and minmax filters apply to it as to a page of the list.
+   */
+  async *exportRows(filter: LogFilter, sort: LogSort, opts: { chunkRows?: number } = {}): AsyncGenerator<RequestLog, void, undefined> {
+    const chunkRows = opts.chunkRows ?? EXPORT_CHUNK_ROWS
+    let last: StoredLog | undefined
+    for (;;) {
+      const where = logConditions(filter)
+      if (last) where.raw(...afterRow(sort, last))
+      const query = `SELECT ${LOG_COLUMNS.join(', ')} FROM request_logs ${where.sql()} ORDER BY ${orderBy(sort)} LIMIT {chunk_rows:UInt32}`
+      let n = 0
+      for await (const row of streamRows<StoredLog>(this.client, query, { ...where.params, chunk_rows: chunkRows })) {
+        n++
+        last = row
+        yield toLog(row)
+      }
+      if (n < chunkRows) return
+    }
   }
+}
+
+export const EXPORT_CHUNK_ROWS = 20_000
+
+const SORT_TYPES: Record<LogSortColumn, string> = { request_at: TIME_TYPE, duration_ms: 'UInt32', total_tokens: 'UInt32' }
+
+/** "Strictly after this row" in the order of `sort` (the keyset of orderBy), as bound parameters. */
+function afterRow(sort: LogSort, row: StoredLog): [string, Record<string, unknown>] {
+  const op = sort.order === 'asc' ? '>' : '<'
+  const at = `{after_at:${TIME_TYPE}}`
+  const params: Record<string, unknown> = { after_at: row.request_at, after_id: row.id }
+  if (sort.by === 'request_at') {
+    // the plain bound on request_at is implied by the tuple; it is there for the minmax index
+    return [`request_at ${op}= ${at} AND (request_at, id) ${op} (${at}, {after_id:UUID})`, params]
+  }
+  const column = SORT_SQL[sort.by]
+  params.after_value = row[sort.by]
+  return [`(${column}, request_at, id) ${op} ({after_value:${SORT_TYPES[sort.by]}}, ${at}, {after_id:UUID})`, params]
 }
