@@ -62,7 +62,8 @@ export const configSchema = z.strictObject({
   }),
   retention: z.strictObject({
     storage_policy: z.string().default(''),
-    move_after: z.union([z.literal(''), z.string().regex(/^\d+d$/, 'expected days, such as 90d')]).default(''),
+    move_after: z.union([z.literal(''), z.string().regex(/^[1-9]\d*d$/, 'expected days, such as 90d')]).default(''),
+    cold_volume: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a volume name').default('cold'),
   }),
   data_dir: z.string().min(1).default('./data'),
   clickhouse: z.strictObject({

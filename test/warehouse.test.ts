@@ -9,6 +9,7 @@ import { startHttpInterface, type HttpInterface } from '../src/warehouse/embedde
 import { migrate, readMigrations, isMigrated } from '../src/warehouse/migrate.ts'
 import { TokenStore, type TokenRow } from '../src/warehouse/tokens.ts'
 import { AccountStore, type AccountRow } from '../src/warehouse/accounts.ts'
+import { applyRetention } from '../src/warehouse/retention.ts'
 
 // The warehouse's queries, run on both engine paths: the embedded engine directly, and @clickhouse/client
 // over the HTTP interface the gateway serves (the same code path as a ClickHouse server).
@@ -129,5 +130,36 @@ describe('read-only HTTP interface', () => {
     } finally {
       await ro.close()
     }
+  })
+})
+
+describe('retention', () => {
+  const show = async (c: ClickHouseClient, table: string) => (await (await c.query({ query: `SHOW CREATE TABLE ${table}`, format: 'TSVRaw' })).text())
+
+  it('deletes nothing by default: no TTL on any table, old rows stay', async () => {
+    const c = createEmbeddedClient(engine, { database: 'wh_embedded' })
+    opened.push(c)
+    for (const table of ['request_logs', 'conversation_contents', 'usage_stats_daily', 'tokens', 'accounts']) {
+      expect(await show(c, table)).not.toMatch(/\bTTL\b/)
+    }
+    const old = { id: '00000000-0000-4000-8000-000000000001', request_at: '2019-01-01 00:00:00.000', response_at: '2019-01-01 00:00:01.000', token_id: 'old' }
+    await c.insert({ table: 'request_logs', values: [old], format: 'JSONEachRow' })
+    const rs = await c.query({ query: "SELECT count() AS n FROM request_logs WHERE token_id = 'old'", format: 'JSONEachRow' })
+    expect(await rs.json()).toEqual([{ n: '1' }])
+  })
+
+  it('with move_after, old parts move to the cold volume (TTL … TO VOLUME), still nothing deleted', async () => {
+    const db = 'wh_tiered'
+    const c = createEmbeddedClient(engine, { database: db })
+    const bootstrap = createEmbeddedClient(engine, { database: 'default' })
+    opened.push(c, bootstrap)
+    await migrate({ client: c, bootstrap, database: db })
+    // the embedded engine's default policy has one volume, named 'default': it stands in for a cold one
+    expect(await applyRetention(c, { storage_policy: 'default', move_after: '90d', cold_volume: 'default' })).toBe(true)
+    expect(await show(c, 'request_logs')).toMatch(/TTL toDateTime\(request_at\) \+ toIntervalDay\(_CAST\(90, 'UInt32'\)\) TO VOLUME 'default'/)
+    expect(await show(c, 'conversation_contents')).toMatch(/TTL toDateTime\(created_at\) \+ toIntervalDay\(.*\) TO VOLUME 'default'/)
+    expect(await show(c, 'request_logs')).not.toMatch(/DELETE/)
+    expect(await applyRetention(c, { storage_policy: '', move_after: '', cold_volume: 'cold' })).toBe(false)
+    await expect(applyRetention(c, { storage_policy: '', move_after: '30d', cold_volume: "x' DELETE" })).rejects.toThrow(/invalid volume name/)
   })
 })

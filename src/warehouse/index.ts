@@ -4,6 +4,7 @@ import type { Config } from '../config.ts'
 import { openEmbeddedEngine, type EmbeddedEngine } from './embedded/engine.ts'
 import { createEmbeddedClient } from './embedded/connection.ts'
 import { migrate, isMigrated } from './migrate.ts'
+import { applyRetention, type RetentionConfig } from './retention.ts'
 import { TokenStore } from './tokens.ts'
 import { AccountStore } from './accounts.ts'
 
@@ -24,7 +25,7 @@ export interface Warehouse {
   close(): Promise<void>
 }
 
-type WarehouseConfig = Pick<Config, 'clickhouse' | 'data_dir'>
+type WarehouseConfig = Pick<Config, 'clickhouse' | 'data_dir'> & Partial<Pick<Config, 'retention'>>
 
 export function openWarehouse(config: WarehouseConfig): Warehouse {
   const { database } = config.clickhouse
@@ -41,11 +42,11 @@ export function openWarehouse(config: WarehouseConfig): Warehouse {
         log: { level: ClickHouseLogLevel.OFF },
         clickhouse_settings: { date_time_input_format: 'best_effort' },
       })
-    return assemble('server', connect(database), () => connect('default'), database)
+    return assemble('server', connect(database), () => connect('default'), database, config.retention)
   }
   const engine = openEmbeddedEngine(config.clickhouse.embedded.path || join(config.data_dir, 'clickhouse'))
   const connect = (db: string) => createEmbeddedClient(engine, { database: db })
-  return assemble('embedded', connect(database), () => connect('default'), database, engine)
+  return assemble('embedded', connect(database), () => connect('default'), database, config.retention, engine)
 }
 
 function assemble(
@@ -53,6 +54,7 @@ function assemble(
   client: ClickHouseClient,
   bootstrapClient: () => ClickHouseClient,
   database: string,
+  retention: RetentionConfig | undefined,
   engine?: EmbeddedEngine,
 ): Warehouse {
   return {
@@ -64,7 +66,9 @@ function assemble(
     async migrate(log) {
       const bootstrap = bootstrapClient()
       try {
-        return await migrate({ client, bootstrap, database, ...(log ? { log } : {}) })
+        const applied = await migrate({ client, bootstrap, database, ...(log ? { log } : {}) })
+        if (retention && (await applyRetention(client, retention))) log?.(`old parts move to volume ${retention.cold_volume} after ${retention.move_after}`)
+        return applied
       } finally {
         await bootstrap.close()
       }
