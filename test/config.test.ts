@@ -32,7 +32,10 @@ describe('durations', () => {
 describe('config', () => {
   it('the shipped config.yaml holds every default', () => {
     const config = loadConfig({ file: 'config.yaml', env: {} })
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 33_554_432 })
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 33_554_432, trusted_proxies: [], shutdown_timeout: 30_000 })
+    expect(config.conversations).toEqual({ enabled: true, redact_builtin: true, redact: [] })
+    expect(config.logging).toEqual({ buffer_size: 10_000, batch_size: 1000, flush_interval: 1000, workers: 2, spool_max_bytes: 10 * 1024 ** 3 })
+    expect(config.retention).toEqual({ storage_policy: '', move_after: '', cold_volume: 'cold' })
     expect(config.jwt.issuer).toBe('ccproxy')
     expect(config.jwt.default_expiry).toBe(720 * 3_600_000)
     expect(config.claude.api_url).toBe('https://api.anthropic.com')
@@ -57,14 +60,16 @@ describe('config', () => {
         CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PORT: '0',
         CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_READONLY: 'false',
         CCPROXY_ADMIN_KEY: 'admin-secret',
+        CCPROXY_CONVERSATIONS_REDACT: '[{"pattern":"\\\\d{16}","replacement":"[CARD]"}]',
       },
     })
+    expect(config.conversations.redact).toEqual([{ pattern: '\\d{16}', replacement: '[CARD]' }])
     expect(config.server.port).toBe(9090)
     expect(config.claude.api_keys).toEqual(['sk-one', 'sk-two'])
     expect(config.claude.key_strategy).toBe('least_loaded')
     expect(config.jwt.default_expiry).toBe(30 * 86_400_000)
     expect(config.clickhouse.url).toBe('http://clickhouse:8123')
-    expect(config.clickhouse.embedded).toEqual({ http_port: 0, http_readonly: false })
+    expect(config.clickhouse.embedded).toEqual({ path: '', http_port: 0, http_readonly: false })
     expect(config.admin.key).toBe('admin-secret')
   })
 

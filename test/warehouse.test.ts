@@ -134,7 +134,7 @@ describe('read-only HTTP interface', () => {
 })
 
 describe('retention', () => {
-  const show = async (c: ClickHouseClient, table: string) => (await (await c.query({ query: `SHOW CREATE TABLE ${table}`, format: 'TSVRaw' })).text())
+  const show = async (c: ClickHouseClient, table: string) => (await (await c.query({ query: `SHOW CREATE TABLE ${table}`, format: 'TabSeparatedRaw' })).text())
 
   it('deletes nothing by default: no TTL on any table, old rows stay', async () => {
     const c = createEmbeddedClient(engine, { database: 'wh_embedded' })
