@@ -21,7 +21,6 @@ import { accountAdminRoutes } from './admin/accounts.ts'
 import { logAdminRoutes } from './admin/logs.ts'
 import { statsAdminRoutes } from './admin/stats.ts'
 import { conversationAdminRoutes } from './admin/conversations.ts'
-import { StatsStore } from './warehouse/stats.ts'
 import { pipelineAdminRoutes } from './admin/pipeline.ts'
 import type { ExporterStats } from './sinks/exporter.ts'
 
@@ -135,8 +134,7 @@ export function buildApp(
   chatRoutes(app, gatewayDeps)
   modelRoutes(app, gatewayDeps)
   const { warehouse } = services
-  const stats = new StatsStore(warehouse.client)
-  tokenInfoRoute(app, { store: warehouse.tokens, auth: services.auth, stats })
+  tokenInfoRoute(app, { store: warehouse.tokens, auth: services.auth, stats: warehouse.stats })
 
   app.register(async (admin) => {
     admin.addHook('onRequest', requireAdmin(config.admin.key))
@@ -145,12 +143,12 @@ export function buildApp(
       registry: services.tokens,
       signer: services.signer,
       defaultExpiryMs: config.jwt.default_expiry,
-      stats,
+      stats: warehouse.stats,
     })
     accountAdminRoutes(admin, { registry: services.accounts, pool: services.pool })
-    logAdminRoutes(admin, { client: warehouse.client })
-    statsAdminRoutes(admin, { client: warehouse.client, tokens: warehouse.tokens })
-    conversationAdminRoutes(admin, { client: warehouse.client })
+    logAdminRoutes(admin, { requestLogs: warehouse.requestLogs })
+    statsAdminRoutes(admin, { stats: warehouse.stats, tokens: warehouse.tokens })
+    conversationAdminRoutes(admin, { conversations: warehouse.conversations })
     if (opts.exporter) pipelineAdminRoutes(admin, { exporter: opts.exporter })
   })
   return app

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { conversationRow, requestLogRow, type ConversationRow, type RequestRecord } from '../src/record/request-record.ts'
 import { ConversationStore, searchCondition } from '../src/warehouse/conversations.ts'
 import { ADMIN_KEY, startTestGateway, type TestGateway } from './support/gateway.ts'
+import { seeded } from './support/random.ts'
 
 // ── Seed: ~450 requests over eight days from three tokens; ~340 carry a conversation. English prose from a
 // word pool, Chinese, Japanese and Russian sentences, one unique English word, and text full of LIKE
@@ -10,17 +11,7 @@ import { ADMIN_KEY, startTestGateway, type TestGateway } from './support/gateway
 // EXPLAIN below can show the skip indexes choosing among them. ─────────────────────────────────────────
 
 const DAY = 86_400_000
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-const rand = prng(31_337)
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!
-const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1))
+const { rand, pick, int } = seeded(31_337)
 
 const WORDS = (
   'the a of to and in is for that with on as it by this be are from or at an was which river mountain cloud ' +

@@ -6,6 +6,7 @@ import { conversationRow, requestLogRow, type Endpoint, type RequestRecord } fro
 import { RequestLogStore } from '../src/warehouse/request-logs.ts'
 import { startHttpInterface } from '../src/warehouse/embedded/http-interface.ts'
 import { ADMIN_KEY, eventually, startTestGateway, type TestGateway } from './support/gateway.ts'
+import { seeded } from './support/random.ts'
 
 // ── Seed: ~800 realistic requests over ten days (today included) plus 10 500 rows of one busy token ──────
 
@@ -14,17 +15,7 @@ const MODELS = ['claude-sonnet-4-6', 'claude-opus-4-1', 'claude-haiku-4-5']
 const ACCOUNTS = ['acc_6f1c0d2e-aaaa-4bbb-8ccc-000000000001', 'acc_6f1c0d2e-aaaa-4bbb-8ccc-000000000002', 'cfg_3a9f01']
 const ENDPOINTS: Endpoint[] = ['messages', 'messages', 'chat.completions', 'chat.completions', 'count_tokens', 'models']
 
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-const rand = prng(20250131)
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!
-const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1))
+const { rand, pick, int } = seeded(20250131)
 
 function makeRecord(at: Date, who: { token_id: string; user_name: string }, over: Partial<RequestRecord> = {}): RequestRecord {
   const endpoint = pick(ENDPOINTS)

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requestLogRow, type Endpoint, type RequestRecord } from '../src/record/request-record.ts'
 import { startTestGateway, type TestGateway } from './support/gateway.ts'
+import { seeded } from './support/random.ts'
 
 // ── Seed: ~1 100 requests over 40 days (today included, up to now), five tokens, three accounts, both modes,
 // three models, failures, streams with TTFT; inserted in shuffled batches so usage_stats_daily holds several
@@ -12,17 +13,7 @@ const MODELS = ['claude-sonnet-4-6', 'claude-opus-4-1', 'claude-haiku-4-5']
 const ACCOUNTS = ['acc_0b6a3e4c-1111-4222-8333-000000000001', 'acc_0b6a3e4c-1111-4222-8333-000000000002', 'cfg_77aa01']
 const ENDPOINTS: Endpoint[] = ['messages', 'chat.completions', 'count_tokens']
 
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-const rand = prng(7_2025)
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!
-const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1))
+const { rand, pick, int } = seeded(7_2025)
 
 type Who = { token_id: string; user_name: string }
 

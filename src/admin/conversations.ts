@@ -1,9 +1,8 @@
-import type { ClickHouseClient } from '@clickhouse/client'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { GatewayError } from '../gateway/errors.ts'
 import { parseWith } from '../gateway/http.ts'
-import { ConversationStore, SEARCH_MAX_CHARS, type ConversationFilter } from '../warehouse/conversations.ts'
+import { type ConversationStore, SEARCH_MAX_CHARS, type ConversationFilter } from '../warehouse/conversations.ts'
 import { enumParam, idParam, intParam, optional, pagingShape, queryObject, sendDownload, timeRange, timeRangeShape, uuidParam } from './logs.ts'
 
 const filterShape = { token_id: optional(idParam), ...timeRangeShape }
@@ -23,8 +22,8 @@ function filterOf(q: z.output<z.ZodObject<typeof filterShape>>): ConversationFil
 }
 
 /** GET /api/conversations, /search, /export, /:id; DELETE /api/conversations/:id */
-export function conversationAdminRoutes(app: FastifyInstance, deps: { client: ClickHouseClient }): void {
-  const store = new ConversationStore(deps.client)
+export function conversationAdminRoutes(app: FastifyInstance, deps: { conversations: ConversationStore }): void {
+  const store = deps.conversations
 
   app.get('/api/conversations', async (req) => {
     const q = parseWith(listQuery, req.query)

@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream'
-import type { ClickHouseClient } from '@clickhouse/client'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { z } from 'zod'
 import { GatewayError } from '../gateway/errors.ts'
 import { parseWith } from '../gateway/http.ts'
-import { LOG_SORT_COLUMNS, RequestLogStore, type LogFilter, type LogSort, type RequestLog } from '../warehouse/request-logs.ts'
+import { LOG_SORT_COLUMNS, type RequestLogStore, type LogFilter, type LogSort, type RequestLog } from '../warehouse/request-logs.ts'
 
 // ── Query-string building blocks shared by the admin read APIs (logs, conversations, stats) ─────────────
 //
@@ -268,8 +267,8 @@ const CSV_COLUMNS: ReadonlyArray<readonly [header: string, key: keyof RequestLog
 ]
 
 /** GET /api/logs/requests, /api/logs/requests/:id, /api/logs/requests/export */
-export function logAdminRoutes(app: FastifyInstance, deps: { client: ClickHouseClient }): void {
-  const store = new RequestLogStore(deps.client)
+export function logAdminRoutes(app: FastifyInstance, deps: { requestLogs: RequestLogStore }): void {
+  const store = deps.requestLogs
 
   app.get('/api/logs/requests', async (req) => {
     const q = parseWith(listQuery, req.query)

@@ -1,10 +1,9 @@
-import type { ClickHouseClient } from '@clickhouse/client'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { GatewayError } from '../gateway/errors.ts'
 import { parseWith } from '../gateway/http.ts'
 import type { TokenStore } from '../warehouse/tokens.ts'
-import { StatsStore, addDays, utcDay, type DayRange, type StatsScope } from '../warehouse/stats.ts'
+import { type StatsStore, addDays, utcDay, type DayRange, type StatsScope } from '../warehouse/stats.ts'
 import { calendarDay, idParam, intParam, optional, queryObject } from './logs.ts'
 
 export const MAX_DAYS = 366
@@ -55,8 +54,8 @@ const lastDays = (days: number, today = utcDay()): DayRange => ({ from: addDays(
  * GET /api/stats/tokens/:id, /tokens/:id/trend, /accounts/:id, /accounts/:id/trend, /overview, /realtime,
  * /top/tokens, /top/models. `tokens` answers overview's active_tokens.
  */
-export function statsAdminRoutes(app: FastifyInstance, deps: { client: ClickHouseClient; tokens: TokenStore }): void {
-  const stats = new StatsStore(deps.client)
+export function statsAdminRoutes(app: FastifyInstance, deps: { stats: StatsStore; tokens: TokenStore }): void {
+  const stats = deps.stats
   const pathId = (value: string, what: string) => parseWith(z.object({ [what]: idParam }), { [what]: value })[what]!
 
   for (const kind of ['tokens', 'accounts'] as const) {

@@ -7,6 +7,9 @@ import { migrate, isMigrated } from './migrate.ts'
 import { applyRetention, type RetentionConfig } from './retention.ts'
 import { TokenStore } from './tokens.ts'
 import { AccountStore } from './accounts.ts'
+import { RequestLogStore } from './request-logs.ts'
+import { ConversationStore } from './conversations.ts'
+import { StatsStore } from './stats.ts'
 
 /**
  * The only door to ClickHouse. Everything above it holds a ClickHouseClient and never learns whether the
@@ -19,6 +22,9 @@ export interface Warehouse {
   readonly engine?: EmbeddedEngine
   readonly tokens: TokenStore
   readonly accounts: AccountStore
+  readonly requestLogs: RequestLogStore
+  readonly conversations: ConversationStore
+  readonly stats: StatsStore
   migrate(log?: (msg: string) => void): Promise<string[]>
   /** reachable and fully migrated */
   ready(): Promise<boolean>
@@ -63,6 +69,9 @@ function assemble(
     ...(engine ? { engine } : {}),
     tokens: new TokenStore(client),
     accounts: new AccountStore(client),
+    requestLogs: new RequestLogStore(client),
+    conversations: new ConversationStore(client),
+    stats: new StatsStore(client),
     async migrate(log) {
       const bootstrap = bootstrapClient()
       try {
