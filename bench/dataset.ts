@@ -193,8 +193,8 @@ export interface Dataset {
   sampleLogId: string
 }
 
-/** Generates the dataset into the connected database (`ccproxy`). */
-export async function generateDataset(ch: ClickHouseClient, now = new Date()): Promise<Dataset> {
+/** Generates the dataset into the connected database (`ccproxy`); `requests` scales it down for trial runs. */
+export async function generateDataset(ch: ClickHouseClient, requests: number = DATASET.requests, now = new Date()): Promise<Dataset> {
   const nowText = now.toISOString().replace('T', ' ').replace('Z', '')
   const vocab = vocabulary()
   const rnd = prng(7)
@@ -204,7 +204,7 @@ export async function generateDataset(ch: ClickHouseClient, now = new Date()): P
     return `You are a helpful coding assistant number ${i}. ${body}`
   })
   // Rare words go into prompts of requests spread over the range (n multiples of contentEvery).
-  const conversations = DATASET.requests / DATASET.contentEvery
+  const conversations = Math.floor(requests / DATASET.contentEvery)
   const rareRows = RARE_WORDS.map((_, i) => String(DATASET.contentEvery * Math.floor(((i + 0.5) * conversations) / RARE_WORDS.length)))
 
   await ch.command({ query: 'CREATE DATABASE IF NOT EXISTS bench_scratch' })
@@ -212,7 +212,7 @@ export async function generateDataset(ch: ClickHouseClient, now = new Date()): P
   await ch.insert({ table: 'bench_scratch.words', values: [{ vocab, chinese: CHINESE, system_prompts: systemPrompts }], format: 'JSONEachRow' })
   try {
     let t = performance.now()
-    await ch.command({ query: REQUESTS_SQL, query_params: { now: nowText, rows: DATASET.requests } })
+    await ch.command({ query: REQUESTS_SQL, query_params: { now: nowText, rows: requests } })
     const requestsMs = performance.now() - t
     t = performance.now()
     await ch.command({
@@ -229,7 +229,7 @@ export async function generateDataset(ch: ClickHouseClient, now = new Date()): P
     })
     const [sample] = await rs.json<{ id: string }>()
     return {
-      requests: DATASET.requests,
+      requests,
       conversations,
       requestsMs,
       conversationsMs,
