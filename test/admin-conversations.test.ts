@@ -69,6 +69,9 @@ function makeRecord(at: Date, who: Who, content: { prompt: string; completion: s
     client_ip: '10.0.0.9',
     user_agent: 'claude-cli/1.0.96',
     conversation_id: rand() < 0.5 ? `thread-${int(1, 30)}` : '',
+    trace_id: '',
+    span_id: '',
+    request_params: {},
     content: content && {
       system_prompt: rand() < 0.5 ? 'You are a helpful assistant.' : '',
       messages_json: JSON.stringify([{ role: 'user', content: content.prompt }]),

@@ -56,6 +56,9 @@ function makeRecord(at: Date, who: { token_id: string; user_name: string }, over
     client_ip: `10.0.${int(0, 3)}.${int(1, 254)}`,
     user_agent: pick(['claude-cli/1.0.96 (external, cli)', 'OpenAI/Python 1.99.1', 'curl/8.5.0']),
     conversation_id: rand() < 0.3 ? `conv-${int(1, 40)}` : '',
+    trace_id: '',
+    span_id: '',
+    request_params: {},
     content: null,
     ...over,
   }

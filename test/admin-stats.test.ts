@@ -56,6 +56,9 @@ function makeRecord(at: Date, who: Who, over: Partial<RequestRecord> = {}): Requ
     client_ip: '10.1.2.3',
     user_agent: 'claude-cli/1.0.96',
     conversation_id: '',
+    trace_id: '',
+    span_id: '',
+    request_params: {},
     content: null,
     ...over,
   }

@@ -75,6 +75,9 @@ function record(i: number, withContent = i % 3 === 0): RequestRecord {
     client_ip: '10.0.0.7',
     user_agent: `claude-cli/2.0 ${MARK}`,
     conversation_id: `conv-${i % 9}`,
+    trace_id: '',
+    span_id: '',
+    request_params: {},
     content: withContent
       ? {
           system_prompt: `You are helpful. ${MARK}`,

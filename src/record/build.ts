@@ -42,6 +42,9 @@ export function toRecord(e: Exchange, redactor: Redactor): RequestRecord {
     client_ip: e.clientIp,
     user_agent: e.userAgent,
     conversation_id: e.conversationId,
+    trace_id: e.traceId,
+    span_id: e.spanId,
+    request_params: e.requestParams,
     content: e.content ? redactor.content(e.content.content()) : null,
   }
 }

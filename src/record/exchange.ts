@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Endpoint } from './request-record.ts'
+import type { Endpoint, RequestParams } from './request-record.ts'
 import { ContentCapture, type RequestSide } from './content.ts'
 
 /**
@@ -27,6 +27,16 @@ export function mergeUsage<T extends object>(into: T, report: object | null | un
     if (value != null) (into as Record<string, unknown>)[key] = value
   }
   return into
+}
+
+/** The sampling parameters of an Anthropic request body (what the model was asked to do). */
+export function requestParams(body: Record<string, unknown>): RequestParams {
+  const out: RequestParams = {}
+  for (const key of ['max_tokens', 'temperature', 'top_p', 'top_k'] as const) {
+    if (typeof body[key] === 'number') out[key] = body[key] as number
+  }
+  if (Array.isArray(body.stop_sequences)) out.stop_sequences = body.stop_sequences.filter((s): s is string => typeof s === 'string')
+  return out
 }
 
 export class Exchange {
@@ -60,6 +70,9 @@ export class Exchange {
   contentAllowed = false
   /** the conversation being captured, when allowed */
   content: ContentCapture | null = null
+  traceId = ''
+  spanId = ''
+  requestParams: RequestParams = {}
 
   constructor(readonly endpoint: Endpoint) {}
 

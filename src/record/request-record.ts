@@ -56,8 +56,21 @@ export interface RequestRecord {
   user_agent: string
   /** the client's own conversation id: OpenAI `user`, Anthropic `metadata.user_id` or X-Conversation-Id */
   conversation_id: string
+  /** W3C trace context of the request's span ('' when tracing is off and the client sent none) */
+  trace_id: string
+  span_id: string
+  /** the sampling parameters the client asked for (the span reports them; they are not stored) */
+  request_params: RequestParams
   /** present only for tokens that opted in, with conversations enabled, after redaction */
   content: ConversationContent | null
+}
+
+export interface RequestParams {
+  max_tokens?: number
+  temperature?: number
+  top_p?: number
+  top_k?: number
+  stop_sequences?: string[]
 }
 
 /** The request_logs row of a record (JSONEachRow). */
@@ -92,6 +105,8 @@ export function requestLogRow(r: RequestRecord) {
     user_agent: r.user_agent,
     conversation_id: r.conversation_id,
     has_content: r.content !== null,
+    trace_id: r.trace_id,
+    span_id: r.span_id,
   }
 }
 

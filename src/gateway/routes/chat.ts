@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import type { Exchange } from '../../record/exchange.ts'
+import { requestParams, type Exchange } from '../../record/exchange.ts'
 import { openaiRequestContent } from '../../record/content.ts'
 import { GatewayError } from '../errors.ts'
 import { beginExchange, clientGone, write } from '../http.ts'
@@ -36,6 +36,7 @@ export function chatRoutes(app: FastifyInstance, deps: GatewayDeps): void {
       throw err
     }
     exchange.stream = upstreamBody.stream === true
+    exchange.requestParams = requestParams(upstreamBody as unknown as Record<string, unknown>)
     const result = await deps.upstream.send(
       {
         method: 'POST',

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { Exchange, Endpoint } from '../../record/exchange.ts'
+import { requestParams, type Exchange, type Endpoint } from '../../record/exchange.ts'
 import { anthropicRequestContent } from '../../record/content.ts'
 import { GatewayError, anthropicErrorType } from '../errors.ts'
 import { beginExchange, clientGone, rawBody, write } from '../http.ts'
@@ -23,6 +23,7 @@ export function messagesRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     exchange.requestedModel = typeof model === 'string' ? model : null
     exchange.stream = stream === true && endpoint === 'messages'
     if (!exchange.conversationId && typeof metadata?.user_id === 'string') exchange.conversationId = metadata.user_id.slice(0, 256)
+    exchange.requestParams = requestParams(body as Record<string, unknown>)
     if (endpoint === 'messages') exchange.captureContent(() => anthropicRequestContent(body))
     const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''
     const result = await deps.upstream.send(
