@@ -65,6 +65,18 @@ export const configSchema = z.strictObject({
     move_after: z.union([z.literal(''), z.string().regex(/^[1-9]\d*d$/, 'expected days, such as 90d')]).default(''),
     cold_volume: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a volume name').default('cold'),
   }),
+  metrics: z.strictObject({
+    enabled: z.boolean().default(true),
+    path: z.string().regex(/^\/[A-Za-z0-9/_-]*$/, 'expected a path such as /metrics').default('/metrics'),
+    bearer_token: z.string().default(''),
+    token_labels: z.boolean().default(false),
+  }),
+  otel: z.strictObject({
+    endpoint: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
+    service_name: z.string().default(''),
+    capture_content: z.boolean().default(false),
+    sample_ratio: z.number().min(0).max(1).default(1),
+  }),
   data_dir: z.string().min(1).default('./data'),
   clickhouse: z.strictObject({
     url: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
@@ -164,7 +176,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
     }
   }
   for (const [key, value] of Object.entries(opts.overrides ?? {})) raw[key] = mergeDeep(raw[key], value)
-  for (const group of ['server', 'admin', 'jwt', 'auth', 'claude', 'conversations', 'logging', 'retention', 'clickhouse']) raw[group] ??= {}
+  for (const group of ['server', 'admin', 'jwt', 'auth', 'claude', 'conversations', 'logging', 'retention', 'metrics', 'otel', 'clickhouse']) raw[group] ??= {}
   raw.clickhouse.embedded ??= {}
   for (const { path, kind } of leafKinds(configSchema)) {
     const text = env[envName(path)]

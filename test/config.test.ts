@@ -36,6 +36,8 @@ describe('config', () => {
     expect(config.conversations).toEqual({ enabled: true, redact_builtin: true, redact: [] })
     expect(config.logging).toEqual({ buffer_size: 10_000, batch_size: 1000, flush_interval: 1000, workers: 2, spool_max_bytes: 10 * 1024 ** 3 })
     expect(config.retention).toEqual({ storage_policy: '', move_after: '', cold_volume: 'cold' })
+    expect(config.metrics).toEqual({ enabled: true, path: '/metrics', bearer_token: '', token_labels: false })
+    expect(config.otel).toEqual({ endpoint: '', service_name: '', capture_content: false, sample_ratio: 1 })
     expect(config.jwt.issuer).toBe('ccproxy')
     expect(config.jwt.default_expiry).toBe(720 * 3_600_000)
     expect(config.claude.api_url).toBe('https://api.anthropic.com')
