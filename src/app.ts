@@ -22,7 +22,10 @@ import { logAdminRoutes } from './admin/logs.ts'
 import { statsAdminRoutes } from './admin/stats.ts'
 import { conversationAdminRoutes } from './admin/conversations.ts'
 import { pipelineAdminRoutes } from './admin/pipeline.ts'
+import { metricsRoute } from './admin/metrics-route.ts'
 import type { ExporterStats } from './sinks/exporter.ts'
+import type { Tracing } from './sinks/tracing.ts'
+import type { GatewayMetrics } from './sinks/metrics.ts'
 
 /** The long-lived parts of a running gateway, built once from the config and the warehouse. */
 export interface Services {
@@ -37,7 +40,7 @@ export interface Services {
   close(): Promise<void>
 }
 
-export function createServices(config: Config, warehouse: Warehouse, onError: (err: unknown) => void): Services {
+export function createServices(config: Config, warehouse: Warehouse, onError: (err: unknown) => void, tracing?: Tracing): Services {
   const signer = new TokenSigner(config.jwt.secret, config.jwt.issuer)
   const tokens = new TokenRegistry(warehouse.tokens, config.auth.token_cache_ttl, onError)
   const pool = new AccountPool({
@@ -55,6 +58,7 @@ export function createServices(config: Config, warehouse: Warehouse, onError: (e
       idleTimeoutMs: config.claude.idle_timeout,
     },
     pool,
+    tracing,
   )
   return {
     config,
@@ -76,7 +80,7 @@ export function createServices(config: Config, warehouse: Warehouse, onError: (e
 /** Assembles the HTTP application from its parts; no logic of its own beyond parsing and error shapes. */
 export function buildApp(
   services: Services,
-  opts: { logger?: FastifyBaseLogger; onExchange?: (exchange: Exchange) => void; exporter?: { stats(): ExporterStats } } = {},
+  opts: { logger?: FastifyBaseLogger; onExchange?: (exchange: Exchange) => void; exporter?: { stats(): ExporterStats }; metrics?: GatewayMetrics } = {},
 ): FastifyInstance {
   const { config } = services
   const app = Fastify({
@@ -130,9 +134,20 @@ export function buildApp(
     onExchange: opts.onExchange ?? (() => {}),
   }
   serviceRoutes(app, services.warehouse)
-  messagesRoutes(app, gatewayDeps)
-  chatRoutes(app, gatewayDeps)
-  modelRoutes(app, gatewayDeps)
+  app.register(async (proxied) => {
+    const { metrics } = opts
+    // In flight from the moment a proxied request is routed until its response is over, sent or abandoned.
+    if (metrics) {
+      proxied.addHook('onRequest', (_req, reply, done) => {
+        reply.raw.once('close', metrics.started())
+        done()
+      })
+    }
+    messagesRoutes(proxied, gatewayDeps)
+    chatRoutes(proxied, gatewayDeps)
+    modelRoutes(proxied, gatewayDeps)
+  })
+  if (opts.metrics && config.metrics.enabled) metricsRoute(app, opts.metrics, { path: config.metrics.path, bearerToken: config.metrics.bearer_token })
   const { warehouse } = services
   tokenInfoRoute(app, { store: warehouse.tokens, auth: services.auth, stats: warehouse.stats })
 

@@ -11,6 +11,8 @@ import type { RequestRecord } from './record/request-record.ts'
 import { toRecord } from './record/build.ts'
 import { Redactor } from './record/redaction.ts'
 import { ClickHouseExporter } from './sinks/exporter.ts'
+import { Tracing } from './sinks/tracing.ts'
+import { GatewayMetrics } from './sinks/metrics.ts'
 
 export interface RunningGateway {
   url: string
@@ -20,6 +22,8 @@ export interface RunningGateway {
   /** ClickHouse's HTTP interface over the embedded engine, when it is on */
   clickhouseHttp?: HttpInterface
   exporter: ClickHouseExporter
+  tracing: Tracing
+  metrics: GatewayMetrics
   generatedAdminKey?: string
   close(): Promise<void>
 }
@@ -42,12 +46,13 @@ export async function startGateway(
   const logger = pino({ level: opts.logLevel ?? 'silent' })
   const log = (err: unknown) => logger.error({ err }, (err as Error)?.message ?? String(err))
   const warehouse: Warehouse = openWarehouse(config)
+  const tracing = Tracing.create(config.otel, process.env, logger.child({ component: 'otel' }))
   let services: Services | undefined
   let clickhouseHttp: HttpInterface | undefined
   let exporter: ClickHouseExporter | undefined
   try {
     await warehouse.migrate()
-    services = createServices(config, warehouse, log)
+    services = createServices(config, warehouse, log, tracing)
     await services.accounts.reload()
     services.accounts.watch(30_000)
     exporter = new ClickHouseExporter(warehouse.client, {
@@ -59,21 +64,39 @@ export async function startGateway(
       spoolMaxBytes: config.logging.spool_max_bytes,
       log: logger.child({ component: 'exporter' }),
     })
+    const sink = exporter
+    const { pool } = services
+    const metrics = new GatewayMetrics({
+      tokenLabels: config.metrics.token_labels,
+      accounts: () => pool.accounts.map((a) => ({ id: a.id, up: pool.health(a.id).status === 'healthy' })),
+      exporter: () => sink.stats(),
+    })
+    // Before start(): the replay of an earlier run's spool is timed too.
+    sink.onBatch = (b) => metrics.batch(b)
     await exporter.start()
     const redactor = new Redactor({ builtin: config.conversations.redact_builtin, rules: config.conversations.redact })
-    const sink = exporter
-    // Runs when a response is over; the client has its answer already. Building the record and enqueueing it
-    // are synchronous and never throw into the request.
-    const onExchange = (exchange: Exchange) => {
+    // Runs when a response is over; the client has its answer already. The record is built once and each
+    // sink projects it; one sink failing never starves the others nor throws into the request.
+    const each = (f: () => void) => {
       try {
-        const record = toRecord(exchange, redactor)
-        sink.enqueue(record)
-        opts.onExchange?.(exchange, record)
+        f()
       } catch (err) {
         log(err)
       }
     }
-    const app = buildApp(services, { logger, onExchange, exporter: sink })
+    const onExchange = (exchange: Exchange) => {
+      let record: RequestRecord
+      try {
+        record = toRecord(exchange, redactor)
+      } catch (err) {
+        return log(err)
+      }
+      each(() => sink.enqueue(record))
+      each(() => tracing.end(exchange, record))
+      each(() => metrics.observe(record))
+      if (opts.onExchange) each(() => opts.onExchange!(exchange, record))
+    }
+    const app = buildApp(services, { logger, onExchange, exporter: sink, metrics })
     if (warehouse.engine && config.clickhouse.embedded.http_port > 0) {
       clickhouseHttp = await startHttpInterface(warehouse.engine, {
         host: '127.0.0.1',
@@ -90,11 +113,14 @@ export async function startGateway(
       services: running,
       config,
       exporter: sink,
+      tracing,
+      metrics,
       ...(clickhouseHttp ? { clickhouseHttp } : {}),
       ...(generatedAdminKey ? { generatedAdminKey } : {}),
       async close() {
         await drain(app, config.server.shutdown_timeout)
         await sink.shutdown()
+        await tracing.shutdown()
         await clickhouseHttp?.close()
         await running.close()
         await warehouse.close()
@@ -103,6 +129,7 @@ export async function startGateway(
   } catch (err) {
     await clickhouseHttp?.close().catch(() => {})
     await exporter?.shutdown().catch(() => {})
+    await tracing.shutdown()
     await services?.close().catch(() => {})
     await warehouse.close().catch(() => {})
     throw err

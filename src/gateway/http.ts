@@ -73,6 +73,7 @@ export async function beginExchange(req: FastifyRequest, reply: FastifyReply, de
   exchange.userAgent = (req.headers['user-agent'] ?? '').slice(0, 512)
   const conversationId = req.headers['x-conversation-id']
   if (typeof conversationId === 'string') exchange.conversationId = conversationId.slice(0, 256)
+  exchange.joinTrace(req.headers.traceparent, req.headers.tracestate)
   const principal = await deps.auth.authenticate(req.headers, 'api')
   exchange.tokenId = principal.tokenId
   exchange.userName = principal.name

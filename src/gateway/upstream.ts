@@ -1,6 +1,7 @@
 import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici'
 import type { AccountPool, UpstreamAccount } from '../accounts/pool.ts'
 import type { Exchange } from '../record/exchange.ts'
+import { Tracing } from '../sinks/tracing.ts'
 import { GatewayError } from './errors.ts'
 
 type Body = Dispatcher.ResponseData['body']
@@ -62,11 +63,14 @@ function retryAfterMs(headers: Record<string, string>): number | undefined {
  */
 export class Upstream {
   readonly #agent: Agent
+  readonly #apiUrl: URL
 
   constructor(
     private readonly opts: UpstreamOptions,
     private readonly pool: AccountPool,
+    private readonly tracing: Tracing = Tracing.off(),
   ) {
+    this.#apiUrl = new URL(opts.apiUrl)
     this.#agent = new Agent({
       connect: { timeout: opts.connectTimeoutMs },
       headersTimeout: opts.firstByteTimeoutMs,
@@ -82,6 +86,8 @@ export class Upstream {
   ): Promise<UpstreamResult> {
     const tried = new Set<string>()
     let last: UpstreamResult | undefined
+    // One span for the whole call, failovers included; every attempt carries its traceparent.
+    const traceHeaders = this.tracing.begin(exchange, this.#apiUrl)
     while (tried.size < this.opts.maxAttempts) {
       const pick = this.pool.pick(tried)
       if (!pick.account) return last ?? { kind: 'no_account', retryAfterMs: pick.retryAfterMs }
@@ -95,7 +101,7 @@ export class Upstream {
         res = await request(new URL(req.path, this.opts.apiUrl), {
           dispatcher: this.#agent,
           method: req.method,
-          headers: { ...req.headers, 'x-api-key': account.apiKey },
+          headers: { ...req.headers, ...traceHeaders, 'x-api-key': account.apiKey },
           body: req.body ?? null,
           signal: req.signal,
         })

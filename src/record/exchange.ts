@@ -39,6 +39,9 @@ export function requestParams(body: Record<string, unknown>): RequestParams {
   return out
 }
 
+/** W3C traceparent, version 00: trace id and parent id must not be all zeros. */
+const TRACEPARENT = /^00-(?!0{32})([0-9a-f]{32})-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/
+
 export class Exchange {
   readonly id = randomUUID()
   readonly requestAt = new Date()
@@ -70,11 +73,24 @@ export class Exchange {
   contentAllowed = false
   /** the conversation being captured, when allowed */
   content: ContentCapture | null = null
+  /** the request's W3C trace context: the caller's trace until our span (when tracing is on) takes over */
   traceId = ''
   spanId = ''
+  /** the caller's valid traceparent and its tracestate, as sent ('' when none) */
+  traceParent = ''
+  traceState = ''
   requestParams: RequestParams = {}
 
   constructor(readonly endpoint: Endpoint) {}
+
+  /** Joins the caller's trace when it sent a valid W3C traceparent (an invalid one is ignored, as the spec asks). */
+  joinTrace(traceparent: unknown, tracestate: unknown): void {
+    const match = typeof traceparent === 'string' ? TRACEPARENT.exec(traceparent.trim()) : null
+    if (!match) return
+    this.traceParent = match[0]
+    this.traceState = typeof tracestate === 'string' ? tracestate.trim() : ''
+    this.traceId = match[1]!
+  }
 
   /** Starts capturing the conversation, if this request may keep it (the request side is read only then). */
   captureContent(request: () => RequestSide): void {
