@@ -76,16 +76,16 @@ function prng(seed: number): () => number {
   }
 }
 
-/** COMMON first, then made-up words of 2–4 syllables up to `size` (a tail of rarer, longer words). */
+/** COMMON first, then made-up words of 1–3 syllables up to `size` (a tail of rarer words, ~6 letters on average). */
 export function vocabulary(size = 3000): string[] {
-  const onsets = ['b', 'c', 'd', 'f', 'g', 'h', 'j', 'k', 'l', 'm', 'n', 'p', 'r', 's', 't', 'v', 'w', 'z', 'br', 'cr', 'st', 'tr', 'pl', 'sh', 'ch', 'th']
-  const vowels = ['a', 'e', 'i', 'o', 'u', 'ai', 'ea', 'io', 'ou']
-  const codas = ['', '', '', 'n', 'r', 's', 't', 'l', 'm', 'x', 'nd', 'st']
+  const onsets = ['b', 'c', 'd', 'f', 'g', 'h', 'k', 'l', 'm', 'n', 'p', 'r', 's', 't', 'v', 'w', 'br', 'cr', 'st', 'tr', 'pl', 'sh', 'ch', 'th']
+  const vowels = ['a', 'e', 'i', 'o', 'u', 'a', 'e', 'i', 'o', 'ea', 'ou']
+  const codas = ['', '', 'n', 'r', 's', 't', 'l', 'm', 'x', 'nd', 'st', 'ng']
   const rnd = prng(42)
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!
   const words = new Set(COMMON)
   while (words.size < size) {
-    const syllables = 2 + Math.floor(rnd() * 3)
+    const syllables = 1 + Math.floor(rnd() * rnd() * 3.5)
     let w = ''
     for (let i = 0; i < syllables; i++) w += pick(onsets) + pick(vowels) + (i === syllables - 1 ? pick(codas) : '')
     if (!RARE_WORDS.includes(w)) words.add(w)
@@ -110,8 +110,13 @@ const SHARED = {
 }
 const tokenIdSql = `concat('00000000-0000-4000-8000-', leftPad(toString(k), 12, '0'))`
 
+// Columns named, so columns added by later migrations (trace_id, span_id …) take their defaults.
+const REQUEST_COLUMNS = `id, request_at, response_at, duration_ms, ttft_ms, token_id, user_name, account_id, mode, endpoint, model,
+  response_model, stream, status_code, success, error_type, error_message, stop_reason, prompt_tokens, completion_tokens,
+  total_tokens, cache_creation_tokens, cache_read_tokens, upstream_request_id, retries, client_ip, user_agent, conversation_id, has_content`
+
 const REQUESTS_SQL = `
-INSERT INTO request_logs
+INSERT INTO request_logs (${REQUEST_COLUMNS})
 SELECT
   ${SHARED.requestId} AS id,
   ${SHARED.requestAt} AS request_at,
@@ -149,8 +154,11 @@ FROM (SELECT number AS n, ${SHARED.tokenIndex} AS k FROM numbers({rows:UInt64}))
 const words = (salt: number, len: string) =>
   `arrayStringConcat(arrayMap(i -> vocab[1 + toUInt32(pow(cityHash64(n, ${salt}, i) / 18446744073709551616.0, 3) * length(vocab))], range(toUInt32(${len}))), ' ')`
 
+const CONVERSATION_COLUMNS = `id, request_log_id, token_id, created_at, model, conversation_id, system_prompt, messages_json, prompt,
+  completion, tool_calls, tool_results`
+
 const CONVERSATIONS_SQL = `
-INSERT INTO conversation_contents
+INSERT INTO conversation_contents (${CONVERSATION_COLUMNS})
 WITH
   (SELECT vocab FROM bench_scratch.words) AS vocab,
   (SELECT chinese FROM bench_scratch.words) AS chinese,
@@ -183,7 +191,7 @@ export interface Dataset {
   conversations: number
   requestsMs: number
   conversationsMs: number
-  /** the rare word searched for, and the row it was put in */
+  /** a word that is in exactly one prompt */
   rareWord: string
   commonWord: string
   chinesePhrase: string
@@ -205,7 +213,7 @@ export async function generateDataset(ch: ClickHouseClient, requests: number = D
   })
   // Rare words go into prompts of requests spread over the range (n multiples of contentEvery).
   const conversations = Math.floor(requests / DATASET.contentEvery)
-  const rareRows = RARE_WORDS.map((_, i) => String(DATASET.contentEvery * Math.floor(((i + 0.5) * conversations) / RARE_WORDS.length)))
+  const rareRows = RARE_WORDS.map((_, i) => DATASET.contentEvery * Math.floor(((i + 0.5) * conversations) / RARE_WORDS.length))
 
   await ch.command({ query: 'CREATE DATABASE IF NOT EXISTS bench_scratch' })
   await ch.command({ query: 'CREATE TABLE IF NOT EXISTS bench_scratch.words (vocab Array(String), chinese Array(String), system_prompts Array(String)) ENGINE = Memory' })
@@ -223,11 +231,11 @@ export async function generateDataset(ch: ClickHouseClient, requests: number = D
 
     const busyToken = tokenId(0)
     const rs = await ch.query({
-      query: 'SELECT toString(id) AS id FROM request_logs WHERE token_id = {t:String} AND has_content ORDER BY request_at DESC LIMIT 1 OFFSET 500',
+      query: 'SELECT toString(id) AS rid FROM request_logs WHERE token_id = {t:String} AND has_content ORDER BY request_at DESC LIMIT 1 OFFSET 500',
       query_params: { t: busyToken },
       format: 'JSONEachRow',
     })
-    const [sample] = await rs.json<{ id: string }>()
+    const [sample] = await rs.json<{ rid: string }>()
     return {
       requests,
       conversations,
@@ -237,7 +245,7 @@ export async function generateDataset(ch: ClickHouseClient, requests: number = D
       commonWord: 'function',
       chinesePhrase: CHINESE_PHRASE,
       busyToken,
-      sampleLogId: sample?.id ?? '',
+      sampleLogId: sample?.rid ?? '',
     }
   } finally {
     await ch.command({ query: 'DROP DATABASE IF EXISTS bench_scratch' })

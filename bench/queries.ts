@@ -59,6 +59,22 @@ export async function timeAdminQueries(gatewayUrl: string, adminKey: string, cas
   return out
 }
 
+/**
+ * Waits until no background merge runs in `database` (the dataset's parts merging would compete with the
+ * timed queries), at most `timeoutMs`. Returns how long it waited and whether merges had stopped.
+ */
+export async function mergesSettled(ch: ClickHouseClient, database: string, timeoutMs: number): Promise<{ waitedMs: number; settled: boolean }> {
+  const start = performance.now()
+  for (;;) {
+    const rs = await ch.query({ query: 'SELECT count() AS n FROM system.merges WHERE database = {db:String}', query_params: { db: database }, format: 'JSONEachRow' })
+    const [row] = await rs.json<{ n: string }>()
+    const waitedMs = performance.now() - start
+    if (Number(row?.n ?? 0) === 0) return { waitedMs, settled: true }
+    if (waitedMs > timeoutMs) return { waitedMs, settled: false }
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
+
 export interface TableStorage {
   table: string
   rows: number

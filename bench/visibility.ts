@@ -71,14 +71,15 @@ export async function rowVisibility(
         const ids = [...pending.keys()]
         const t0 = performance.now()
         const rs = await ch.query({
-          query: 'SELECT toString(id) AS id FROM request_logs WHERE token_id = {token:String} AND id IN {ids:Array(UUID)}',
+          // (an alias named id would shadow the column in WHERE)
+          query: 'SELECT toString(id) AS rid FROM request_logs WHERE token_id = {token:String} AND id IN {ids:Array(UUID)}',
           query_params: { token: opts.tokenId, ids },
           format: 'JSONEachRow',
         })
-        const found = await rs.json<{ id: string }>()
+        const found = await rs.json<{ rid: string }>()
         const t1 = performance.now()
         polls.push(t1 - t0)
-        for (const { id } of found) {
+        for (const { rid: id } of found) {
           const ended = pending.get(id)
           if (ended === undefined) continue
           lags.push(t1 - ended)

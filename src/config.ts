@@ -56,7 +56,7 @@ export const configSchema = z.strictObject({
   logging: z.strictObject({
     buffer_size: z.number().int().positive().default(10_000),
     batch_size: z.number().int().positive().default(1000),
-    flush_interval: duration.prefault('1s'),
+    flush_interval: duration.prefault('500ms'),
     workers: z.number().int().min(1).max(16).default(2),
     spool_max_bytes: z.number().int().positive().default(10 * 1024 ** 3),
   }),

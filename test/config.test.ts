@@ -34,7 +34,7 @@ describe('config', () => {
     const config = loadConfig({ file: 'config.yaml', env: {} })
     expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 33_554_432, trusted_proxies: [], shutdown_timeout: 30_000 })
     expect(config.conversations).toEqual({ enabled: true, redact_builtin: true, redact: [] })
-    expect(config.logging).toEqual({ buffer_size: 10_000, batch_size: 1000, flush_interval: 1000, workers: 2, spool_max_bytes: 10 * 1024 ** 3 })
+    expect(config.logging).toEqual({ buffer_size: 10_000, batch_size: 1000, flush_interval: 500, workers: 2, spool_max_bytes: 10 * 1024 ** 3 })
     expect(config.retention).toEqual({ storage_policy: '', move_after: '', cold_volume: 'cold' })
     expect(config.metrics).toEqual({ enabled: true, path: '/metrics', bearer_token: '', token_labels: false })
     expect(config.otel).toEqual({ endpoint: '', service_name: '', capture_content: false, sample_ratio: 1 })

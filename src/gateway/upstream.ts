@@ -76,7 +76,9 @@ export class Upstream {
       headersTimeout: opts.firstByteTimeoutMs,
       bodyTimeout: opts.idleTimeoutMs,
       keepAliveTimeout: 30_000,
-      connections: 256,
+      // No cap on connections to the upstream: each stream holds one for the whole generation, and a cap
+      // would queue the next client behind a minute-long answer. Clients bound the concurrency.
+      connections: null,
     })
   }
 

@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto'
 import { SignJWT, jwtVerify, errors } from 'jose'
 import type { TokenMode } from '../warehouse/tokens.ts'
 
@@ -12,10 +13,16 @@ export interface TokenClaims {
   exp: number
 }
 
+const VERIFIED_CACHE_SIZE = 10_000
+
 export class TokenSigner {
-  readonly #key: Uint8Array
+  // A KeyObject made once: given raw bytes, jose would import the key again on every verification.
+  readonly #key: KeyObject
+  /** tokens whose signature checked out, with their claims: a signature does not change, expiry is rechecked */
+  readonly #verified = new Map<string, TokenClaims>()
+
   constructor(secret: string, private readonly issuer: string) {
-    this.#key = new TextEncoder().encode(secret)
+    this.#key = createSecretKey(Buffer.from(secret, 'utf8'))
   }
 
   sign(t: { id: string; name: string; mode: TokenMode; issuedAt: Date; expiresAt: Date }): Promise<string> {
@@ -34,10 +41,15 @@ export class TokenSigner {
    * not checked (tokens minted under another issuer name keep working); revocation is the caller's job.
    */
   async verify(token: string): Promise<{ ok: true; claims: TokenClaims } | { ok: false; reason: 'expired' | 'invalid' }> {
+    const known = this.#verified.get(token)
+    if (known) return known.exp * 1000 > Date.now() ? { ok: true, claims: known } : { ok: false, reason: 'expired' }
     try {
       const { payload } = await jwtVerify(token, this.#key, { algorithms: ['HS256', 'HS384', 'HS512'] })
       if (typeof payload.jti !== 'string' || typeof payload.exp !== 'number') return { ok: false, reason: 'invalid' }
-      return { ok: true, claims: payload as unknown as TokenClaims }
+      const claims = payload as unknown as TokenClaims
+      if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!)
+      this.#verified.set(token, claims)
+      return { ok: true, claims }
     } catch (err) {
       return { ok: false, reason: err instanceof errors.JWTExpired ? 'expired' : 'invalid' }
     }

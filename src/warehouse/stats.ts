@@ -179,24 +179,29 @@ export class StatsStore {
   }
 
   /** Totals, distinct tokens, and the same statistics per mode and per model. */
+  /**
+   * One scan for the whole overview: GROUPING SETS give the totals, the per-mode and the per-model rows
+   * together (the embedded engine runs parameterized queries one at a time, so three queries cost three scans).
+   */
   async overview(range: DayRange): Promise<Overview> {
     const where = rangeConditions(range)
-    const [totals, byMode, byModel] = await Promise.all([
-      this.rows(
-        `SELECT sum(request_count) AS r, sum(total_tokens) AS t, uniqExactIf(token_id, request_count > 0) AS u
-         FROM usage_stats_daily ${where.sql()}`,
-        where.params,
-      ),
-      this.rows(`SELECT mode AS key, ${AGGREGATES} FROM usage_stats_daily ${where.sql()} GROUP BY mode ORDER BY mode`, where.params),
-      this.rows(`SELECT model AS key, ${AGGREGATES} FROM usage_stats_daily ${where.sql()} GROUP BY model ORDER BY model`, where.params),
-    ])
-    const keyed = (rows: Aggregated[]) => Object.fromEntries(rows.map((r) => [String(r.key), toStats(r)]))
+    const rows = await this.rows(
+      `SELECT grouping(mode, model) AS set, mode, model, ${AGGREGATES}, uniqExactIf(token_id, request_count > 0) AS u
+       FROM usage_stats_daily ${where.sql()}
+       GROUP BY GROUPING SETS ((), (mode), (model))
+       ORDER BY set, mode, model`,
+      where.params,
+    )
+    // grouping(mode, model) sets a bit for each column a row is not grouped by: 1 = per mode, 2 = per model, 3 = totals
+    const keyed = (set: number, key: 'mode' | 'model') =>
+      Object.fromEntries(rows.filter((r) => num(r.set) === set).map((r) => [String(r[key]), toStats(r)]))
+    const totals = rows.find((r) => num(r.set) === 3)
     return {
-      total_requests: num(totals[0]?.r),
-      total_tokens: num(totals[0]?.t),
-      total_users: num(totals[0]?.u),
-      by_mode: keyed(byMode),
-      by_model: keyed(byModel),
+      total_requests: num(totals?.s_requests),
+      total_tokens: num(totals?.s_total_tokens),
+      total_users: num(totals?.u),
+      by_mode: keyed(1, 'mode'),
+      by_model: keyed(2, 'model'),
     }
   }
 
