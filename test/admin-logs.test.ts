@@ -7,6 +7,7 @@ import { RequestLogStore } from '../src/warehouse/request-logs.ts'
 import { startHttpInterface } from '../src/warehouse/embedded/http-interface.ts'
 import { ADMIN_KEY, eventually, startTestGateway, type TestGateway } from './support/gateway.ts'
 import { seeded } from './support/random.ts'
+import { randomBytes } from 'node:crypto'
 
 // ── Seed: ~800 realistic requests over ten days (today included) plus 10 500 rows of one busy token ──────
 
@@ -56,7 +57,7 @@ function makeRecord(at: Date, who: { token_id: string; user_name: string }, over
     client_ip: `10.0.${int(0, 3)}.${int(1, 254)}`,
     user_agent: pick(['claude-cli/1.0.96 (external, cli)', 'OpenAI/Python 1.99.1', 'curl/8.5.0']),
     conversation_id: rand() < 0.3 ? `conv-${int(1, 40)}` : '',
-    trace_id: '',
+    trace_id: rand() < 0.5 ? randomBytes(16).toString('hex') : '',
     span_id: '',
     request_params: {},
     content: null,
@@ -94,6 +95,8 @@ function expectedLog(r: RequestRecord) {
     retries: r.retries,
     client_ip: r.client_ip,
     user_agent: r.user_agent,
+    trace_id: r.trace_id,
+    span_id: r.span_id,
     upstream_request_id: r.upstream_request_id,
     has_content: r.content !== null,
   }

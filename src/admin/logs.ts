@@ -263,7 +263,7 @@ const CSV_COLUMNS: ReadonlyArray<readonly [header: string, key: keyof RequestLog
   ['Success', 'success'], ['ErrorMessage', 'error_message'], ['ConversationID', 'conversation_id'],
   ['Endpoint', 'endpoint'], ['ResponseModel', 'response_model'], ['ErrorType', 'error_type'], ['StopReason', 'stop_reason'],
   ['CacheCreationTokens', 'cache_creation_tokens'], ['CacheReadTokens', 'cache_read_tokens'], ['Retries', 'retries'],
-  ['ClientIP', 'client_ip'], ['UserAgent', 'user_agent'], ['UpstreamRequestID', 'upstream_request_id'], ['HasContent', 'has_content'],
+  ['ClientIP', 'client_ip'], ['UserAgent', 'user_agent'], ['UpstreamRequestID', 'upstream_request_id'], ['HasContent', 'has_content'], ['TraceID', 'trace_id'], ['SpanID', 'span_id'],
 ]
 
 /** GET /api/logs/requests, /api/logs/requests/:id, /api/logs/requests/export */

@@ -65,6 +65,9 @@ export interface RequestLog {
   user_agent: string
   upstream_request_id: string
   has_content: boolean
+  /** the request's OpenTelemetry trace and span ('' without tracing) */
+  trace_id: string
+  span_id: string
 }
 
 export interface RequestLogDetail extends RequestLog {
@@ -77,7 +80,7 @@ const LOG_COLUMNS = [
   'duration_ms', 'ttft_ms', 'prompt_tokens', 'completion_tokens', 'total_tokens', 'status_code', 'success',
   'error_message', 'conversation_id', 'endpoint', 'response_model', 'error_type', 'stop_reason',
   'cache_creation_tokens', 'cache_read_tokens', 'retries', 'client_ip', 'user_agent', 'upstream_request_id',
-  'has_content',
+  'has_content', 'trace_id', 'span_id',
 ] as const
 
 type StoredLog = Record<(typeof LOG_COLUMNS)[number], unknown>
@@ -177,6 +180,8 @@ function toLog(r: StoredLog): RequestLog {
     user_agent: str(r.user_agent),
     upstream_request_id: str(r.upstream_request_id),
     has_content: bool(r.has_content),
+    trace_id: str(r.trace_id),
+    span_id: str(r.span_id),
   }
 }
 
