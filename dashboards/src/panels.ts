@@ -7,7 +7,7 @@ import { PanelBuilder as StateTimelinePanelBuilder } from '@grafana/grafana-foun
 import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-sdk/table'
 import { PanelBuilder as TimeSeriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries'
 import type { DataqueryBuilder as PrometheusQueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus'
-import { ClickHouseQueryBuilder, dashboardDatasource } from './datasources.ts'
+import { ClickHouseQueryBuilder, clickhouse, dashboardDatasource } from './datasources.ts'
 
 /** The panel shapes the dashboards share, so each dashboard file reads as a list of questions answered. */
 
@@ -15,6 +15,20 @@ type Query = ClickHouseQueryBuilder | PrometheusQueryBuilder
 
 // A panel's own data source must match its queries' for the query editor to open on the right one.
 const datasourceOf = (query: Query) => (query instanceof ClickHouseQueryBuilder ? dashboardDatasource.clickhouse : dashboardDatasource.prometheus)
+
+/** The headline numbers of a set of request_logs rows: requests, success rate, tokens by kind. */
+export function usageStats(where: string) {
+  return {
+    requests: stat('Requests', clickhouse(`SELECT count() AS requests FROM request_logs WHERE ${where}`)),
+    successRate: stat('Success rate', clickhouse(`SELECT countIf(success) / nullIf(count(), 0) AS success_rate FROM request_logs WHERE ${where}`), 'percentunit').decimals(2),
+    tokens: stat(
+      'Tokens',
+      clickhouse(
+        `SELECT sum(prompt_tokens) AS input, sum(completion_tokens) AS output, sum(cache_read_tokens) AS cache_read, sum(cache_creation_tokens) AS cache_creation FROM request_logs WHERE ${where}`,
+      ),
+    ).span(8),
+  }
+}
 
 /** One or more numbers; each column (ClickHouse) or series (Prometheus) is its own value. */
 export function stat(title: string, query: Query, unit = 'short') {

@@ -1,6 +1,6 @@
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
 import { clickhouse, clickhouseDatasourceVariable, clickhouseVariable } from './datasources.ts'
-import { linkVariables, numberPanels, requestLink, stat, table, timeSeries, traceLink } from './panels.ts'
+import { linkVariables, numberPanels, requestLink, stat, table, timeSeries, traceLink, usageStats } from './panels.ts'
 import { ccproxyDashboard, uids } from './skeleton.ts'
 
 // request_logs is sorted by (token_id, request_at): one token over a time range is one contiguous read.
@@ -8,6 +8,7 @@ const requests = 'token_id = ${token:sqlstring} AND $__timeFilter(request_at)'
 const days = 'token_id = ${token:sqlstring} AND $__dateFilter(stat_date)'
 
 export function tokenDashboard() {
+  const stats = usageStats(requests)
   const dashboard = ccproxyDashboard(uids.token, 'Token', "One client token: its usage, latency, errors and most recent requests.", { from: 'now-24h', refresh: '1m' })
     .withVariable(clickhouseDatasourceVariable())
     // value = the token id, text = who it belongs to
@@ -22,16 +23,9 @@ export function tokenDashboard() {
   return numberPanels(
     dashboard
       .withRow(new RowBuilder('Usage'))
-      .withPanel(stat('Requests', clickhouse(`SELECT count() AS requests FROM request_logs WHERE ${requests}`)))
-      .withPanel(stat('Success rate', clickhouse(`SELECT countIf(success) / nullIf(count(), 0) AS success_rate FROM request_logs WHERE ${requests}`), 'percentunit').decimals(2))
-      .withPanel(
-        stat(
-          'Tokens',
-          clickhouse(
-            `SELECT sum(prompt_tokens) AS input, sum(completion_tokens) AS output, sum(cache_read_tokens) AS cache_read, sum(cache_creation_tokens) AS cache_creation FROM request_logs WHERE ${requests}`,
-          ),
-        ).span(8),
-      )
+      .withPanel(stats.requests)
+      .withPanel(stats.successRate)
+      .withPanel(stats.tokens)
       .withPanel(
         stat('Latency', clickhouse(`SELECT quantile(0.5)(duration_ms) AS p50, quantile(0.95)(duration_ms) AS p95, avg(ttft_ms) AS avg_ttft FROM request_logs WHERE ${requests}`), 'ms').span(8),
       )

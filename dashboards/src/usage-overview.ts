@@ -1,6 +1,6 @@
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
 import { anyOf, clickhouse, clickhouseDatasourceVariable, multiClickhouseVariable } from './datasources.ts'
-import { dailyBars, link, numberPanels, pie, stat, table, timeSeries } from './panels.ts'
+import { dailyBars, link, numberPanels, pie, stat, table, timeSeries, usageStats } from './panels.ts'
 import { ccproxyDashboard, dashboardUrl, uids } from './skeleton.ts'
 
 // Exact numbers for the chosen range come from request_logs; day-by-day history and rankings from the
@@ -9,6 +9,7 @@ const requests = `$__timeFilter(request_at) AND ${anyOf('mode', 'mode')} AND ${a
 const days = `$__dateFilter(stat_date) AND ${anyOf('mode', 'mode')} AND ${anyOf('model', 'model')}`
 
 export function usageOverview() {
+  const stats = usageStats(requests)
   return numberPanels(
     ccproxyDashboard(uids.usage, 'Usage overview', 'Who uses the gateway, how much, with which models: requests, success rate, tokens, daily trend, top tokens and accounts.', {
       from: 'now-7d',
@@ -18,17 +19,12 @@ export function usageOverview() {
       .withVariable(multiClickhouseVariable('mode', 'Mode', 'SELECT DISTINCT mode FROM usage_stats_daily WHERE $__dateFilter(stat_date) ORDER BY mode'))
       .withVariable(multiClickhouseVariable('model', 'Model', 'SELECT DISTINCT model FROM usage_stats_daily WHERE $__dateFilter(stat_date) ORDER BY model'))
       .withRow(new RowBuilder('Totals'))
-      .withPanel(stat('Requests', clickhouse(`SELECT count() AS requests FROM request_logs WHERE ${requests}`)))
-      .withPanel(stat('Success rate', clickhouse(`SELECT countIf(success) / nullIf(count(), 0) AS success_rate FROM request_logs WHERE ${requests}`), 'percentunit').decimals(2))
+      .withPanel(stats.requests)
+      .withPanel(stats.successRate)
       .withPanel(
-        stat(
-          'Tokens',
-          clickhouse(
-            `SELECT sum(prompt_tokens) AS input, sum(completion_tokens) AS output, sum(cache_read_tokens) AS cache_read, sum(cache_creation_tokens) AS cache_creation FROM request_logs WHERE ${requests}`,
-          ),
-        )
-          .description('Input counts every prompt token, cache reads and writes included; cache read and cache creation show how much of it the prompt cache served or filled.')
-          .span(8),
+        stats.tokens.description(
+          'Input counts every prompt token, cache reads and writes included; cache read and cache creation show how much of it the prompt cache served or filled.',
+        ),
       )
       .withPanel(stat('Cache-read share of input', clickhouse(`SELECT sum(cache_read_tokens) / nullIf(sum(prompt_tokens), 0) AS cache_read_share FROM request_logs WHERE ${requests}`), 'percentunit'))
       .withPanel(stat('Active tokens and users', clickhouse(`SELECT uniqExact(token_id) AS tokens, uniqExact(user_name) AS users FROM request_logs WHERE ${requests}`)))
