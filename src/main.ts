@@ -57,6 +57,8 @@ async function main(command = 'start'): Promise<void> {
 }
 
 main(process.argv[2]).catch((err) => {
-  console.error(err instanceof ConfigError ? err.message : err)
+  // A clear line for what the operator must fix; the stack only when asked for.
+  console.error(err instanceof ConfigError ? err.message : `ccproxy cannot start: ${(err as Error).message ?? err}`)
+  if (!(err instanceof ConfigError) && process.env.CCPROXY_LOG_LEVEL === 'debug') console.error(err)
   process.exit(1)
 })

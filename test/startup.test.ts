@@ -67,6 +67,15 @@ describe('npm start on a fresh data directory', () => {
     expect(res.stderr).toMatch(/claude\.key_strategy = "fastest": .*round_robin/)
   })
 
+  it('says plainly when the configured ClickHouse server cannot be reached', () => {
+    const res = spawnSync(TSX, ['src/main.ts', 'start'], {
+      env: { ...process.env, CCPROXY_DATA_DIR: mkdtempSync(join(tmpdir(), 'ccproxy-dead-')), CCPROXY_CLICKHOUSE_URL: 'http://127.0.0.1:9' },
+      encoding: 'utf8',
+    })
+    expect(res.status).toBe(1)
+    expect(res.stderr.trim()).toBe('ccproxy cannot start: ClickHouse at http://127.0.0.1:9 is not reachable: connect ECONNREFUSED 127.0.0.1:9')
+  })
+
   it('npm run migrate applies the schema once', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ccproxy-migrate-'))
     const run = () => spawnSync(TSX, ['src/main.ts', 'migrate'], { env: { ...process.env, CCPROXY_DATA_DIR: dataDir }, encoding: 'utf8' })

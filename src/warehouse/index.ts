@@ -48,11 +48,11 @@ export function openWarehouse(config: WarehouseConfig): Warehouse {
         log: { level: ClickHouseLogLevel.OFF },
         clickhouse_settings: { date_time_input_format: 'best_effort' },
       })
-    return assemble('server', connect(database), () => connect('default'), database, config.retention)
+    return assemble('server', connect(database), () => connect('default'), database, config.retention, undefined, `ClickHouse at ${config.clickhouse.url}`)
   }
   const engine = openEmbeddedEngine(config.clickhouse.embedded.path || join(config.data_dir, 'clickhouse'))
   const connect = (db: string) => createEmbeddedClient(engine, { database: db })
-  return assemble('embedded', connect(database), () => connect('default'), database, config.retention, engine)
+  return assemble('embedded', connect(database), () => connect('default'), database, config.retention, engine, `the embedded ClickHouse engine`)
 }
 
 function assemble(
@@ -61,7 +61,8 @@ function assemble(
   bootstrapClient: () => ClickHouseClient,
   database: string,
   retention: RetentionConfig | undefined,
-  engine?: EmbeddedEngine,
+  engine: EmbeddedEngine | undefined,
+  where: string,
 ): Warehouse {
   return {
     kind,
@@ -75,6 +76,8 @@ function assemble(
     async migrate(log) {
       const bootstrap = bootstrapClient()
       try {
+        const ping = await bootstrap.ping()
+        if (!ping.success) throw new Error(`${where} is not reachable: ${ping.error.message}`)
         const applied = await migrate({ client, bootstrap, database, ...(log ? { log } : {}) })
         if (retention && (await applyRetention(client, retention))) log?.(`old parts move to volume ${retention.cold_volume} after ${retention.move_after}`)
         return applied
