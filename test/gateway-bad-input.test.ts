@@ -98,6 +98,21 @@ describe('bad input gets a clear error in the route’s dialect, never a 500', (
     }
   })
 
+  it('keeps a path prefix of claude.api_url (a proxy in front of Anthropic)', async () => {
+    const t2 = await startTestGateway({ claude: { api_url: `${t.upstream.url}/anthropic` } })
+    try {
+      const { token: tk } = await t2.mintToken()
+      await fetch(`${t2.url}/v1/messages?beta=true`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tk}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: 'x', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
+      })
+      expect(t.upstream.requests.at(-1)).toMatchObject({ path: '/anthropic/v1/messages', query: '?beta=true' })
+    } finally {
+      await t2.close()
+    }
+  })
+
   it('the process is still serving after all of the above', async () => {
     expect((await fetch(`${t.url}/health`)).status).toBe(200)
     const ready = await fetch(`${t.url}/ready`)

@@ -100,7 +100,7 @@ export class Upstream {
       const release = this.pool.acquire(account.id)
       let res: Dispatcher.ResponseData
       try {
-        res = await request(new URL(req.path, this.opts.apiUrl), {
+        res = await request(this.url(req.path), {
           dispatcher: this.#agent,
           method: req.method,
           headers: { ...req.headers, ...traceHeaders, 'x-api-key': account.apiKey },
@@ -140,6 +140,11 @@ export class Upstream {
       }
     }
     return last!
+  }
+
+  /** The upstream URL of a path, under any path prefix claude.api_url has (a corporate proxy's, say). */
+  private url(path: string): URL {
+    return new URL(this.#apiUrl.pathname.replace(/\/$/, '') + path, this.#apiUrl)
   }
 
   close(): Promise<void> {
