@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, ConfigError } from '../src/config.ts'
-import { parseDuration, formatDuration } from '../src/duration.ts'
+import { parseDuration } from '../src/duration.ts'
 
 const file = (yaml: string) => {
   const path = join(mkdtempSync(join(tmpdir(), 'ccproxy-config-')), 'config.yaml')
@@ -22,11 +22,6 @@ describe('durations', () => {
   ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms))
 
   it.each(['', 'h', '10', '3 weeks', '10x', '1h 30m'])('%j is not a duration', (text) => expect(parseDuration(text)).toBeUndefined())
-
-  it('formats back in the largest whole unit', () => {
-    expect(formatDuration(2_592_000_000)).toBe('30d')
-    expect(formatDuration(5_400_000)).toBe('90m')
-  })
 })
 
 describe('config', () => {
