@@ -330,7 +330,7 @@ describe('a dead collector', () => {
     for (let i = 0; i < 5; i++) {
       const started = performance.now()
       await client.messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: `hi ${i}` }] })
-      expect(performance.now() - started).toBeLessThan(1000)
+      expect(performance.now() - started).toBeLessThan(2500)
     }
     expect(g.records.every((r) => r.success && r.trace_id !== '')).toBe(true)
     const closing = performance.now()
