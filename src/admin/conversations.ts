@@ -3,7 +3,8 @@ import { z } from 'zod'
 import { GatewayError } from '../gateway/errors.ts'
 import { parseWith } from '../gateway/http.ts'
 import { type ConversationStore, SEARCH_MAX_CHARS, type ConversationFilter } from '../warehouse/conversations.ts'
-import { enumParam, idParam, intParam, optional, pagingShape, queryObject, sendDownload, timeRange, timeRangeShape, uuidParam } from './logs.ts'
+import { optional, queryObject, intParam, idParam, enumParam, uuidParam, timeRangeShape, timeRange, pagingShape } from './query-params.ts'
+import { sendDownload } from './download.ts'
 
 const filterShape = { token_id: optional(idParam), ...timeRangeShape }
 const listQuery = queryObject({ ...filterShape, ...pagingShape })

@@ -4,7 +4,7 @@ import { GatewayError } from '../gateway/errors.ts'
 import { parseWith } from '../gateway/http.ts'
 import type { TokenStore } from '../warehouse/tokens.ts'
 import { type StatsStore, addDays, utcDay, type DayRange, type StatsScope } from '../warehouse/stats.ts'
-import { calendarDay, idParam, intParam, optional, queryObject } from './logs.ts'
+import { optional, queryObject, intParam, idParam, calendarDay } from './query-params.ts'
 
 export const MAX_DAYS = 366
 
