@@ -1,6 +1,6 @@
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
 import { anyOf, clickhouse, clickhouseDatasourceVariable, multiClickhouseVariable, prometheus, prometheusDatasourceVariable } from './datasources.ts'
-import { linkVariables, numberPanels, requestLink, table, timeSeries, traceLink } from './panels.ts'
+import { linkVariables, numberPanels, table, timeSeries, requestTable } from './panels.ts'
 import { ccproxyDashboard, uids } from './skeleton.ts'
 
 const requests = `$__timeFilter(request_at) AND ${anyOf('model', 'model')}`
@@ -108,14 +108,12 @@ export function latencyErrors() {
           .height(8),
       )
       .withPanel(
-        table(
+        requestTable(
           'Slowest requests',
           clickhouse(
             `SELECT request_at, id, user_name, endpoint, model, stream, status_code, duration_ms, ttft_ms, completion_tokens, account_id, trace_id FROM request_logs WHERE ${requests} ORDER BY duration_ms DESC LIMIT 20`,
           ),
         )
-          .overrideByName('id', [requestLink])
-          .overrideByName('trace_id', [traceLink])
           .span(12)
           .height(8),
       )

@@ -66,6 +66,11 @@ export function table(title: string, query: Query) {
   return new TablePanelBuilder().title(title).datasource(datasourceOf(query)).withTarget(query).height(10).span(24)
 }
 
+/** A table of request_logs rows: the id opens the request in the admin app, the trace id its trace. */
+export function requestTable(title: string, query: Query) {
+  return table(title, query).overrideByName('id', [requestLink]).overrideByName('trace_id', [traceLink])
+}
+
 /** Shares of a whole: one slice per row of a (label, number) table. */
 export function pie(title: string, query: Query) {
   return new PieChartPanelBuilder()

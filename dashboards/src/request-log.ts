@@ -1,5 +1,5 @@
 import { anyOf, clickhouse, clickhouseDatasourceVariable, multiClickhouseVariable } from './datasources.ts'
-import { conversationLink, linkVariables, numberPanels, requestLink, stat, table, timeSeries, traceLink } from './panels.ts'
+import { conversationLink, linkVariables, numberPanels, stat, timeSeries, requestTable } from './panels.ts'
 import { ccproxyDashboard, uids } from './skeleton.ts'
 
 const filters = [
@@ -45,7 +45,7 @@ export function requestLogExplorer() {
           .span(18),
       )
       .withPanel(
-        table(
+        requestTable(
           'Requests',
           // conversation_contents rows carry their request's time, so the same range finds them.
           clickhouse(
@@ -53,9 +53,7 @@ export function requestLogExplorer() {
           ),
         )
           .description('Newest first, at most 1000 rows: narrow the time range or the filters to see older ones.')
-          .overrideByName('id', [requestLink])
           .overrideByName('conversation_content_id', [conversationLink])
-          .overrideByName('trace_id', [traceLink])
           .height(20),
       )
       .build(),

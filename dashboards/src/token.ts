@@ -1,6 +1,6 @@
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
 import { clickhouse, clickhouseDatasourceVariable, clickhouseVariable } from './datasources.ts'
-import { linkVariables, numberPanels, requestLink, stat, table, timeSeries, traceLink, usageStats } from './panels.ts'
+import { linkVariables, numberPanels, stat, table, timeSeries, usageStats, requestTable } from './panels.ts'
 import { ccproxyDashboard, uids } from './skeleton.ts'
 
 // request_logs is sorted by (token_id, request_at): one token over a time range is one contiguous read.
@@ -76,14 +76,12 @@ export function tokenDashboard() {
       )
       .withRow(new RowBuilder('Recent requests'))
       .withPanel(
-        table(
+        requestTable(
           'Recent requests',
           clickhouse(
             `SELECT request_at, id, endpoint, model, status_code, error_type, duration_ms, ttft_ms, prompt_tokens, completion_tokens, account_id, trace_id FROM request_logs WHERE ${requests} ORDER BY request_at DESC LIMIT 100`,
           ),
         )
-          .overrideByName('id', [requestLink])
-          .overrideByName('trace_id', [traceLink])
           .height(12),
       )
       .build(),
