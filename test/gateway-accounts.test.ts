@@ -20,6 +20,17 @@ describe('upstream accounts', () => {
     expect(err.headers.get('retry-after')).toBeTruthy()
   })
 
+  it('still lists the models it knows when no upstream can be asked', async () => {
+    const { token } = await t.mintToken()
+    const res = await fetch(`${t.url}/v1/models`, { headers: { authorization: `Bearer ${token}` } })
+    expect(res.status).toBe(200)
+    const body = (await res.json()) as { object: string; data: Array<{ id: string; owned_by: string }> }
+    expect(body.object).toBe('list')
+    expect(body.data.length).toBeGreaterThan(0)
+    expect(body.data.every((m) => m.id.startsWith('claude-') && m.owned_by === 'anthropic')).toBe(true)
+    expect(t.upstream.requests).toHaveLength(0)
+  })
+
   it('adds an API-key account, uses it, and never returns the key', async () => {
     const added = await t.admin('POST', '/api/account/apikey', { name: 'team key', api_key: KEY, priority: 1 })
     expect(added.status).toBe(200)
