@@ -38,6 +38,9 @@ export interface Gateway {
   dataDir: string
 }
 
+/** The bench's password for the gateway's embedded HTTP interface (user: the default, ccproxy). */
+export const CLICKHOUSE_PASSWORD = 'bench-clickhouse-password'
+
 /** The real gateway (`tsx src/main.ts start`) on a fresh data dir with the embedded engine. */
 export async function startGateway(upstreamUrl: string): Promise<Gateway> {
   const dataDir = tempDir('ccproxy-bench-')
@@ -55,6 +58,7 @@ export async function startGateway(upstreamUrl: string): Promise<Gateway> {
     CCPROXY_CLAUDE_API_KEYS: UPSTREAM_KEY,
     CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PORT: String(chPort),
     CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_READONLY: 'false',
+    CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PASSWORD: CLICKHOUSE_PASSWORD,
     CCPROXY_LOG_LEVEL: 'warn',
   }
   const child = startChild('gateway', join('node_modules', '.bin', 'tsx'), ['src/main.ts', 'start'], { ...inherited, ...ccproxyEnv })

@@ -272,6 +272,8 @@ async function main(): Promise<void> {
   const ch = createClient({
     url: gw.clickhouseUrl,
     database: gw.config.clickhouse.database,
+    username: gw.config.clickhouse.embedded.http_user,
+    password: gw.config.clickhouse.embedded.http_password,
     // the dataset's INSERT … SELECT runs for a while; the bench reports failures itself
     request_timeout: 600_000,
     clickhouse_settings: { send_progress_in_http_headers: 1 },

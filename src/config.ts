@@ -2,6 +2,7 @@ import { readFileSync, existsSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { parseDuration } from './duration.ts'
+import { DEFAULT_READER_LIMITS } from './warehouse/embedded/sandbox.ts'
 
 // A duration in config is written as text ("720h", "30d") and used as milliseconds.
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -21,8 +22,15 @@ export const configSchema = z.strictObject({
     body_limit: z.number().int().positive().default(32 * 1024 * 1024),
     trusted_proxies: z.array(z.string().min(1)).default([]),
     shutdown_timeout: duration.prefault('30s'),
+    // the whole request (headers and body) must arrive within this; 0 = no limit. The response is not timed.
+    body_timeout: duration.prefault('120s'),
   }),
-  admin: z.strictObject({ key: z.string().default('') }),
+  admin: z.strictObject({
+    key: z.string().default(''),
+    // wrong admin keys one client address may send within failure_window before it gets 429s until the window ends
+    max_failures: z.number().int().positive().default(10),
+    failure_window: duration.refine((ms) => ms > 0, 'expected a duration above 0').prefault('5m'),
+  }),
   jwt: z.strictObject({
     secret: z.string().default(''),
     issuer: z.string().min(1).default('ccproxy'),
@@ -40,10 +48,18 @@ export const configSchema = z.strictObject({
     idle_timeout: duration.prefault('5m'),
     auth_failure_cooldown: duration.prefault('5m'),
     rate_limit_cooldown: duration.prefault('30s'),
+    beta_policy: z.enum(['forward', 'allow_list']).default('forward'),
+    beta_allow_list: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a beta name such as context-1m-2025-08-07')).default([]),
+  }).refine((claude) => claude.beta_policy === 'allow_list' || claude.beta_allow_list.length === 0, {
+    // a list the policy ignores would forward every beta while the operator believes they are restricted
+    message: 'is only used with claude.beta_policy: allow_list; set that too, or empty the list',
+    path: ['beta_allow_list'],
   }),
   conversations: z.strictObject({
     enabled: z.boolean().default(true),
     redact_builtin: z.boolean().default(true),
+    // base64 images and documents in stored conversations; off = a placeholder with type and size
+    store_media: z.boolean().default(false),
     redact: z
       .array(
         z.strictObject({
@@ -85,8 +101,22 @@ export const configSchema = z.strictObject({
     database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier').default('ccproxy'),
     embedded: z.strictObject({
       path: z.string().default(''),
-      http_port: port.default(8123),
+      // Not ClickHouse's own 8123: a developer with a local ClickHouse can run both.
+      http_port: port.default(8124),
       http_readonly: z.boolean().default(true),
+      http_user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected a user name of letters, digits, _ . -').default('ccproxy'),
+      http_password: z.string().default(''),
+      http_body_limit: z.number().int().positive().default(64 * 1024 * 1024),
+      reader_limits: z.strictObject({
+        max_execution_time: z.number().int().positive().default(DEFAULT_READER_LIMITS.max_execution_time),
+        max_memory_usage: z.number().int().positive().default(DEFAULT_READER_LIMITS.max_memory_usage),
+        max_rows_to_read: z.number().int().positive().default(DEFAULT_READER_LIMITS.max_rows_to_read),
+        max_bytes_to_read: z.number().int().positive().default(DEFAULT_READER_LIMITS.max_bytes_to_read),
+        max_result_rows: z.number().int().positive().default(DEFAULT_READER_LIMITS.max_result_rows),
+        max_result_bytes: z.number().int().positive().default(DEFAULT_READER_LIMITS.max_result_bytes),
+        max_temporary_data_on_disk_size_for_query: z.number().int().positive().default(DEFAULT_READER_LIMITS.max_temporary_data_on_disk_size_for_query),
+        function_sleep_max_microseconds_per_block: z.number().int().min(0).default(DEFAULT_READER_LIMITS.function_sleep_max_microseconds_per_block),
+      }),
     }),
   }),
 })
@@ -178,6 +208,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
   for (const [key, value] of Object.entries(opts.overrides ?? {})) raw[key] = mergeDeep(raw[key], value)
   for (const group of ['server', 'admin', 'jwt', 'auth', 'claude', 'conversations', 'logging', 'retention', 'metrics', 'otel', 'clickhouse']) raw[group] ??= {}
   raw.clickhouse.embedded ??= {}
+  raw.clickhouse.embedded.reader_limits ??= {}
   for (const { path, kind } of leafKinds(configSchema)) {
     const text = env[envName(path)]
     if (text !== undefined) setPath(raw, path, fromEnv(text, kind))

@@ -35,6 +35,18 @@ async function main(command = 'start'): Promise<void> {
       ].join('\n'),
     )
   }
+  if (gateway.generatedClickHousePassword && gateway.clickhouseHttp) {
+    const { http_user } = gateway.config.clickhouse.embedded
+    console.log(
+      [
+        '',
+        `  ClickHouse HTTP interface ${gateway.clickhouseHttp.url} — user ${http_user}, password (generated, saved in ${config.data_dir}/clickhouse.password):`,
+        `    ${gateway.generatedClickHousePassword}`,
+        `    curl -u ${http_user}:<password> '${gateway.clickhouseHttp.url}/?query=SELECT+count()+FROM+${gateway.config.clickhouse.database}.request_logs'`,
+        '',
+      ].join('\n'),
+    )
+  }
   if (gateway.services.pool.accounts.length === 0) {
     log.warn('no upstream accounts: set claude.api_keys (CCPROXY_CLAUDE_API_KEYS) or POST /api/account/apikey')
   }

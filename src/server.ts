@@ -1,8 +1,8 @@
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { pino } from 'pino'
+import { createLogger } from './logging.ts'
 import type { Config } from './config.ts'
-import { ensureSecrets } from './secrets.ts'
+import { ensureReaderPassword, ensureSecrets } from './secrets.ts'
 import { openWarehouse, type Warehouse } from './warehouse/index.ts'
 import { startHttpInterface, type HttpInterface } from './warehouse/embedded/http-interface.ts'
 import { buildApp, createServices, type Services } from './app.ts'
@@ -25,6 +25,8 @@ export interface RunningGateway {
   tracing: Tracing
   metrics: GatewayMetrics
   generatedAdminKey?: string
+  /** the embedded HTTP interface's password, when it was generated on this start */
+  generatedClickHousePassword?: string
   close(): Promise<void>
 }
 
@@ -42,8 +44,13 @@ export async function startGateway(
     onExchange?: (exchange: Exchange, record: RequestRecord) => void
   } = {},
 ): Promise<RunningGateway> {
-  const { config, generatedAdminKey } = ensureSecrets(configIn)
-  const logger = pino({ level: opts.logLevel ?? 'silent' })
+  const secrets = ensureSecrets(configIn)
+  const { generatedAdminKey } = secrets
+  const embeddedHttp = !configIn.clickhouse.url && configIn.clickhouse.embedded.http_port > 0
+  const reader = embeddedHttp ? ensureReaderPassword(secrets.config) : { config: secrets.config }
+  const { config } = reader
+  const logger = createLogger(opts.logLevel ?? 'silent')
+  for (const warning of secrets.warnings) logger.warn(warning)
   const log = (err: unknown) => logger.error({ err }, (err as Error)?.message ?? String(err))
   const warehouse: Warehouse = openWarehouse(config)
   const tracing = Tracing.create(config.otel, process.env, logger.child({ component: 'otel' }))
@@ -74,7 +81,7 @@ export async function startGateway(
     // Before start(): the replay of an earlier run's spool is timed too.
     sink.onBatch = (b) => metrics.batch(b)
     await exporter.start()
-    const redactor = new Redactor({ builtin: config.conversations.redact_builtin, rules: config.conversations.redact })
+    const redactor = Redactor.fromConfig(config)
     // Runs when a response is over; the client has its answer already. The record is built once and each
     // sink projects it; one sink failing never starves the others nor throws into the request.
     const each = (f: () => void) => {
@@ -97,14 +104,20 @@ export async function startGateway(
       if (opts.onExchange) each(() => opts.onExchange!(exchange, record))
     }
     const app = buildApp(services, { logger, onExchange, exporter: sink, metrics })
-    if (warehouse.engine && config.clickhouse.embedded.http_port > 0) {
-      clickhouseHttp = await startHttpInterface(warehouse.engine, {
-        host: '127.0.0.1',
-        port: config.clickhouse.embedded.http_port,
-        readonly: config.clickhouse.embedded.http_readonly,
-      })
+    if (warehouse.engine && embeddedHttp) {
+      const embedded = config.clickhouse.embedded
+      clickhouseHttp = await portOf('clickhouse.embedded.http_port', embedded.http_port, () =>
+        startHttpInterface(warehouse.engine!, {
+          host: '127.0.0.1',
+          port: embedded.http_port,
+          readonly: embedded.http_readonly,
+          user: embedded.http_user,
+          password: embedded.http_password,
+          bodyLimit: embedded.http_body_limit,
+        }),
+      )
     }
-    const address = await app.listen({ host: config.server.host, port: config.server.port })
+    const address = await portOf('server.port', config.server.port, () => app.listen({ host: config.server.host, port: config.server.port }))
     const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1')
     const running = services
     return {
@@ -117,6 +130,7 @@ export async function startGateway(
       metrics,
       ...(clickhouseHttp ? { clickhouseHttp } : {}),
       ...(generatedAdminKey ? { generatedAdminKey } : {}),
+      ...(reader.generatedPassword ? { generatedClickHousePassword: reader.generatedPassword } : {}),
       async close() {
         await drain(app, config.server.shutdown_timeout)
         await sink.shutdown()
@@ -133,6 +147,17 @@ export async function startGateway(
     await services?.close().catch(() => {})
     await warehouse.close().catch(() => {})
     throw err
+  }
+}
+
+/** A port that is taken is one line naming the key and the environment variable that move it. */
+async function portOf<T>(key: string, port: number, listen: () => Promise<T>): Promise<T> {
+  try {
+    return await listen()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+    const env = `CCPROXY_${key.replace(/\./g, '_').toUpperCase()}`
+    throw new Error(`port ${port} is already in use: set ${key} (${env}) to a free port`, { cause: err })
   }
 }
 

@@ -8,6 +8,7 @@ import { startHttpInterface } from '../src/warehouse/embedded/http-interface.ts'
 import { ADMIN_KEY, eventually, startTestGateway, type TestGateway } from './support/gateway.ts'
 import { seeded } from './support/random.ts'
 import { randomBytes } from 'node:crypto'
+import { CLIENT_AUTH, HTTP_CREDENTIALS } from './support/embedded-http.ts'
 
 // ── Seed: ~800 realistic requests over ten days (today included) plus 10 500 rows of one busy token ──────
 
@@ -492,8 +493,8 @@ describe('GET /api/logs/requests/export', () => {
 
   it('the store streams over ClickHouse HTTP and stops the query when the reader stops', async () => {
     const engine = t.gateway.services.warehouse.engine!
-    const http = await startHttpInterface(engine, { port: 0, readonly: true })
-    const client = createClient({ url: http.url, database: t.gateway.config.clickhouse.database })
+    const http = await startHttpInterface(engine, { port: 0, readonly: true, ...HTTP_CREDENTIALS })
+    const client = createClient({ url: http.url, database: t.gateway.config.clickhouse.database, ...CLIENT_AUTH })
     try {
       const store = new RequestLogStore(client)
       let n = 0

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, ConfigError } from '../src/config.ts'
 import { parseDuration } from '../src/duration.ts'
+import { DEFAULT_READER_LIMITS } from '../src/warehouse/embedded/sandbox.ts'
 
 const file = (yaml: string) => {
   const path = join(mkdtempSync(join(tmpdir(), 'ccproxy-config-')), 'config.yaml')
@@ -27,8 +28,9 @@ describe('durations', () => {
 describe('config', () => {
   it('the shipped config.yaml holds every default', () => {
     const config = loadConfig({ file: 'config.yaml', env: {} })
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 33_554_432, trusted_proxies: [], shutdown_timeout: 30_000 })
-    expect(config.conversations).toEqual({ enabled: true, redact_builtin: true, redact: [] })
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 33_554_432, trusted_proxies: [], shutdown_timeout: 30_000, body_timeout: 120_000 })
+    expect(config.admin).toEqual({ key: '', max_failures: 10, failure_window: 300_000 })
+    expect(config.conversations).toEqual({ enabled: true, redact_builtin: true, store_media: false, redact: [] })
     expect(config.logging).toEqual({ buffer_size: 10_000, batch_size: 1000, flush_interval: 500, workers: 2, spool_max_bytes: 10 * 1024 ** 3 })
     expect(config.retention).toEqual({ storage_policy: '', move_after: '', cold_volume: 'cold' })
     expect(config.metrics).toEqual({ enabled: true, path: '/metrics', bearer_token: '', token_labels: false })
@@ -38,7 +40,11 @@ describe('config', () => {
     expect(config.claude.api_url).toBe('https://api.anthropic.com')
     expect(config.claude.key_strategy).toBe('round_robin')
     expect(config.data_dir).toBe('./data')
-    expect(config.clickhouse).toMatchObject({ url: '', database: 'ccproxy', embedded: { http_port: 8123, http_readonly: true } })
+    expect(config.clickhouse).toMatchObject({
+      url: '',
+      database: 'ccproxy',
+      embedded: { http_port: 8124, http_readonly: true, http_user: 'ccproxy', http_password: '', http_body_limit: 64 * 1024 * 1024, reader_limits: DEFAULT_READER_LIMITS },
+    })
   })
 
   it('applies the same defaults without a file', () => {
@@ -56,6 +62,8 @@ describe('config', () => {
         CCPROXY_CLICKHOUSE_URL: 'http://clickhouse:8123',
         CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PORT: '0',
         CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_READONLY: 'false',
+        CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PASSWORD: 'a-reader-password-of-length',
+        CCPROXY_CLICKHOUSE_EMBEDDED_READER_LIMITS_MAX_EXECUTION_TIME: '5',
         CCPROXY_ADMIN_KEY: 'admin-secret',
         CCPROXY_CONVERSATIONS_REDACT: '[{"pattern":"\\\\d{16}","replacement":"[CARD]"}]',
       },
@@ -66,7 +74,8 @@ describe('config', () => {
     expect(config.claude.key_strategy).toBe('least_loaded')
     expect(config.jwt.default_expiry).toBe(30 * 86_400_000)
     expect(config.clickhouse.url).toBe('http://clickhouse:8123')
-    expect(config.clickhouse.embedded).toEqual({ path: '', http_port: 0, http_readonly: false })
+    expect(config.clickhouse.embedded).toMatchObject({ path: '', http_port: 0, http_readonly: false, http_password: 'a-reader-password-of-length' })
+    expect(config.clickhouse.embedded.reader_limits).toEqual({ ...DEFAULT_READER_LIMITS, max_execution_time: 5 })
     expect(config.admin.key).toBe('admin-secret')
   })
 

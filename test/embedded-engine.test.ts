@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ClickHouseClient } from '@clickhouse/client'
-import { openEmbeddedEngine, type EmbeddedEngine, type EngineConnection } from '../src/warehouse/embedded/engine.ts'
+import { openEmbeddedEngine, type ConnectionRole, type EmbeddedEngine, type EngineConnection } from '../src/warehouse/embedded/engine.ts'
 import { createEmbeddedClient } from '../src/warehouse/embedded/connection.ts'
 import { analyzeSql, type SqlShape } from '../src/warehouse/embedded/sql-text.ts'
 import { clickhouseContract, expectClickHouseError } from './support/clickhouse-contract.ts'
@@ -11,7 +11,7 @@ import { clickhouseContract, expectClickHouseError } from './support/clickhouse-
 // chdb allows one data directory per process; vitest runs this file in a process of its own.
 let engine: EmbeddedEngine
 const conns: EngineConnection[] = []
-const open = (opts?: { readonly?: boolean }) => {
+const open = (opts?: { role?: ConnectionRole }) => {
   const c = engine.openConnection(opts)
   conns.push(c)
   return c
@@ -117,10 +117,10 @@ describe('engine connections', () => {
     results.forEach((r, i) => expect(r).toBe(`${i}\tv\\'${i}\n`))
   })
 
-  it('read-only: reads and SETs only, and nothing that reaches past the warehouse', async () => {
+  it('reader: read statements only, checked on the engine\'s own parse', async () => {
     const rw = open()
     await rw.run('CREATE TABLE IF NOT EXISTS ro_t (a UInt8) ENGINE = MergeTree ORDER BY a')
-    const ro = open({ readonly: true })
+    const ro = open({ role: 'reader' })
     expect(await text(ro.run('SELECT count() FROM ro_t'))).toBe('0\n')
     expect(await text(ro.run('SELECT 1', { settings: { max_threads: 1 } }))).toBe('1\n')
     expect(await failure(ro.run('INSERT INTO ro_t VALUES (1)'))).toMatch(/Code: 164.*READONLY/s)
@@ -129,18 +129,34 @@ describe('engine connections', () => {
     // readonly=2 alone would let these through
     expect(await failure(ro.run('KILL MUTATION WHERE 1'))).toMatch(/Code: 164/)
     expect(await failure(ro.run('UNDROP TABLE ro_t'))).toMatch(/Code: 164/)
-    for (const sql of [
-      "SELECT * FROM file('/etc/hostname', 'LineAsString')",
-      "SELECT `file`('/etc/hostname')",
-      "DESCRIBE url('http://127.0.0.1:1/', 'LineAsString')",
-      "SELECT * FROM remote('127.0.0.1:1', system.one)",
-      "SELECT * FROM numbers(1) WHERE 1 IN (SELECT 1 FROM s3('http://127.0.0.1:1/b/k', 'LineAsString'))",
-    ]) {
-      expect(await failure(ro.run(sql)), sql).toMatch(/Code: 497.*ACCESS_DENIED/s)
-    }
+    // ClickHouse applies DEFAULT without checking readonly: refused before the engine sees it
+    expect(await failure(ro.run("INSERT INTO ro_t SETTINGS readonly = DEFAULT VALUES (1)"))).toMatch(/Code: 164/)
+    expect(await failure(ro.run("SELECT getSetting('max_execution_time') SETTINGS max_execution_time = default"))).toMatch(/Code: 164.*DEFAULT/s)
+    expect(await text(ro.run("SELECT getSetting('readonly'), getSetting('max_execution_time')"))).toBe('2\t30\n')
     expect(await text(ro.run('SELECT sum(number) FROM numbers(4)'))).toBe('6\n')
     // writes are still fine on other connections
     await rw.run('INSERT INTO ro_t VALUES (1)')
+    expect(await text(ro.run('SELECT count() FROM ro_t'))).toBe('1\n')
+  })
+
+  it('no connection reaches files, the network or programs: the engine has no grant for them', async () => {
+    for (const c of [open({ role: 'writer' }), open({ role: 'reader' })]) {
+      // the scalar file() has no grant to check in chdb: the statement gate refuses it, however it is spelled
+      for (const sql of ["SELECT `file`('/etc/hostname')", 'SELECT "file"(\'/etc/hostname\')', "SELECT arrayMap(x -> file(x), ['/etc/hostname'])"]) {
+        expect(await failure(c.run(sql)), `${c.role}: ${sql}`).toMatch(/Code: 497.*file\(\) reads local files/s)
+      }
+    }
+    for (const c of [open(), open({ role: 'writer' }), open({ role: 'reader' })]) {
+      for (const sql of [
+        "SELECT * FROM file('/etc/hostname', 'LineAsString')",
+        "DESCRIBE url('http://127.0.0.1:1/', 'LineAsString')",
+        "SELECT * FROM remote('127.0.0.1:1', system.one)",
+        "SELECT * FROM numbers(1) WHERE 1 IN (SELECT 1 FROM s3('http://127.0.0.1:1/my-bucket/key.csv', 'LineAsString'))",
+      ]) {
+        expect(await failure(c.run(sql)), `${c.role}: ${sql}`).toMatch(/Code: 497.*ACCESS_DENIED/s)
+      }
+      expect(await failure(c.run("SELECT * FROM executable('../../../../bin/ls', 'LineAsString', 'x String')"))).toMatch(/user scripts folder/)
+    }
   })
 
   it('refuse what a server refuses over HTTP: more statements, INTO OUTFILE / FROM INFILE, empty queries', async () => {
@@ -192,9 +208,6 @@ describe('analyzeSql', () => {
     if (!('secondStatementAt' in expected)) expect(shape.secondStatementAt).toBeUndefined()
   })
 
-  it('sees calls through quoting and comments', () => {
-    expect([...analyzeSql("SELECT * FROM `file` /* x */ ('/etc/passwd') JOIN \"URL\"('x') USING a").calls]).toEqual(['file', 'url'])
-  })
 })
 
 describe('engine lifecycle', () => {

@@ -9,9 +9,10 @@ import { openEmbeddedEngine, type EmbeddedEngine } from '../src/warehouse/embedd
 import { createEmbeddedClient } from '../src/warehouse/embedded/connection.ts'
 import { startHttpInterface, type HttpInterface } from '../src/warehouse/embedded/http-interface.ts'
 import { clickhouseContract, expectClickHouseError } from './support/clickhouse-contract.ts'
+import { AUTH_PARAMS, CLIENT_AUTH, HTTP_CREDENTIALS } from './support/embedded-http.ts'
 
 // The client logs every failed request; these tests fail requests on purpose.
-const createClient = (config: ClickHouseClientConfigOptions) => createHttpClient({ log: { level: ClickHouseLogLevel.OFF }, ...config })
+const createClient = (config: ClickHouseClientConfigOptions) => createHttpClient({ log: { level: ClickHouseLogLevel.OFF }, ...CLIENT_AUTH, ...config })
 
 // chdb allows one data directory per process; vitest runs this file in a process of its own.
 let engine: EmbeddedEngine
@@ -22,8 +23,8 @@ const track = (c: ClickHouseClient) => (clients.push(c), c)
 
 beforeAll(async () => {
   engine = openEmbeddedEngine(mkdtempSync(join(tmpdir(), 'ccproxy-embedded-http-')))
-  rw = await startHttpInterface(engine, { port: 0, readonly: false })
-  ro = await startHttpInterface(engine, { port: 0, readonly: true })
+  rw = await startHttpInterface(engine, { port: 0, readonly: false, ...HTTP_CREDENTIALS })
+  ro = await startHttpInterface(engine, { port: 0, readonly: true, ...HTTP_CREDENTIALS })
   const setup = track(createClient({ url: rw.url }))
   await setup.command({ query: 'CREATE DATABASE IF NOT EXISTS web' })
   await setup.command({ query: 'CREATE TABLE IF NOT EXISTS web.t (id UInt64, s String) ENGINE = MergeTree ORDER BY id' })
@@ -56,7 +57,7 @@ function request(url: string, init: { method?: string; body?: Buffer | string; h
 
 describe('embedded HTTP interface', () => {
   it('GET /?query=SELECT%201 with plain fetch returns 1\\n, in TabSeparated', async () => {
-    const res = await fetch(`${rw.url}/?query=SELECT%201`)
+    const res = await fetch(`${rw.url}/?${AUTH_PARAMS}&query=SELECT%201`)
     expect(res.status).toBe(200)
     expect(await res.text()).toBe('1\n')
     expect(res.headers.get('x-clickhouse-format')).toBe('TabSeparated')
@@ -75,7 +76,7 @@ describe('embedded HTTP interface', () => {
   })
 
   it('honours default_format, a FORMAT clause, and sends X-ClickHouse-Summary and the query id', async () => {
-    const res = await fetch(`${rw.url}/?default_format=JSONEachRow&query_id=q-123`, { method: 'POST', body: 'SELECT number AS n FROM system.numbers LIMIT 2' })
+    const res = await fetch(`${rw.url}/?${AUTH_PARAMS}&default_format=JSONEachRow&query_id=q-123`, { method: 'POST', body: 'SELECT number AS n FROM system.numbers LIMIT 2' })
     expect(await res.text()).toBe('{"n":"0"}\n{"n":"1"}\n')
     expect(res.headers.get('content-type')).toMatch(/^application\/json/)
     expect(res.headers.get('x-clickhouse-query-id')).toBe('q-123')
@@ -84,45 +85,45 @@ describe('embedded HTTP interface', () => {
     expect(Object.values(summary).every((v) => typeof v === 'string')).toBe(true)
     expect(summary.result_rows).toBe('2')
 
-    const csv = await fetch(`${rw.url}/?default_format=JSONEachRow`, { method: 'POST', body: 'SELECT 1 AS a FORMAT CSVWithNames' })
+    const csv = await fetch(`${rw.url}/?${AUTH_PARAMS}&default_format=JSONEachRow`, { method: 'POST', body: 'SELECT 1 AS a FORMAT CSVWithNames' })
     expect(await csv.text()).toBe('"a"\n1\n')
     expect(csv.headers.get('x-clickhouse-format')).toBe('CSVWithNames')
   })
 
   it('binds param_* values and applies URL settings, like a server', async () => {
     const q = new URLSearchParams({ param_s: "o\\'neil\\ttab", param_a: "['x','y\\'z']", max_result_rows: '9', query: "SELECT {s:String} AS s, {a:Array(String)} AS a, toString(getSetting('max_result_rows')) AS m FORMAT JSONEachRow" })
-    const res = await fetch(`${rw.url}/?${q}`)
+    const res = await fetch(`${rw.url}/?${AUTH_PARAMS}&${q}`)
     expect(JSON.parse(await res.text())).toEqual({ s: "o'neil\ttab", a: ['x', "y'z"], m: '9' })
   })
 
   it('reports errors with the exception code header, the text body and a server-like status', async () => {
-    const unknown = await fetch(`${rw.url}/?query=${encodeURIComponent('SELECT * FROM nowhere')}`)
+    const unknown = await fetch(`${rw.url}/?${AUTH_PARAMS}&query=${encodeURIComponent('SELECT * FROM nowhere')}`)
     expect(unknown.status).toBe(404)
     expect(unknown.headers.get('x-clickhouse-exception-code')).toBe('60')
     expect(await unknown.text()).toMatch(/^Code: 60\. DB::Exception: .*\(UNKNOWN_TABLE\)/)
-    const syntax = await fetch(`${rw.url}/`, { method: 'POST', body: 'SELEC 1' })
+    const syntax = await fetch(`${rw.url}/?${AUTH_PARAMS}`, { method: 'POST', body: 'SELEC 1' })
     expect(syntax.status).toBe(400)
     expect(syntax.headers.get('x-clickhouse-exception-code')).toBe('62')
-    const multi = await fetch(`${rw.url}/`, { method: 'POST', body: 'SELECT 1; SELECT 2' })
+    const multi = await fetch(`${rw.url}/?${AUTH_PARAMS}`, { method: 'POST', body: 'SELECT 1; SELECT 2' })
     expect(multi.status).toBe(400)
     expect(await multi.text()).toMatch(/Multi-statements are not allowed/)
-    const empty = await fetch(`${rw.url}/`, { method: 'POST', body: '' })
+    const empty = await fetch(`${rw.url}/?${AUTH_PARAMS}`, { method: 'POST', body: '' })
     expect(empty.headers.get('x-clickhouse-exception-code')).toBe('62')
   })
 
   it('insert: the query parameter, a newline, then the body; or everything in the body', async () => {
     const q = encodeURIComponent('INSERT INTO web.t FORMAT TabSeparated')
-    const res = await fetch(`${rw.url}/?query=${q}`, { method: 'POST', body: '1\tone;two\n2\ttwo\n' })
+    const res = await fetch(`${rw.url}/?${AUTH_PARAMS}&query=${q}`, { method: 'POST', body: '1\tone;two\n2\ttwo\n' })
     expect(res.status).toBe(200)
     expect(JSON.parse(res.headers.get('x-clickhouse-summary')!).written_rows).toBe('2')
-    const inBody = await fetch(`${rw.url}/`, { method: 'POST', body: 'INSERT INTO web.t FORMAT JSONEachRow\n{"id":3,"s":"three"}' })
+    const inBody = await fetch(`${rw.url}/?${AUTH_PARAMS}`, { method: 'POST', body: 'INSERT INTO web.t FORMAT JSONEachRow\n{"id":3,"s":"three"}' })
     expect(inBody.status).toBe(200)
-    const check = await fetch(`${rw.url}/?query=${encodeURIComponent('SELECT groupArray(s) FROM (SELECT s FROM web.t ORDER BY id)')}`)
+    const check = await fetch(`${rw.url}/?${AUTH_PARAMS}&query=${encodeURIComponent('SELECT groupArray(s) FROM (SELECT s FROM web.t ORDER BY id)')}`)
     expect(await check.text()).toBe("['one;two','two','three']\n")
   })
 
   it('GET never writes, even on a writable interface', async () => {
-    const res = await fetch(`${rw.url}/?query=${encodeURIComponent("INSERT INTO web.t VALUES (9, 'get')")}`)
+    const res = await fetch(`${rw.url}/?${AUTH_PARAMS}&query=${encodeURIComponent("INSERT INTO web.t VALUES (9, 'get')")}`)
     expect(res.ok).toBe(false)
     expect(res.headers.get('x-clickhouse-exception-code')).toBe('164')
   })
@@ -134,18 +135,18 @@ describe('embedded HTTP interface', () => {
     expect(await rs.json()).toEqual([{ s: 'gzipped ✓' }])
 
     // and on the wire
-    const raw = await request(`${rw.url}/?enable_http_compression=1&query=${encodeURIComponent('SELECT s FROM web.t WHERE id = 100')}`, {
+    const raw = await request(`${rw.url}/?${AUTH_PARAMS}&enable_http_compression=1&query=${encodeURIComponent('SELECT s FROM web.t WHERE id = 100')}`, {
       headers: { 'accept-encoding': 'gzip' },
     })
     expect(raw.headers['content-encoding']).toBe('gzip')
     expect(gunzipSync(raw.body).toString()).toBe('gzipped ✓\n')
-    const up = await request(`${rw.url}/?query=${encodeURIComponent('INSERT INTO web.t FORMAT CSV')}`, {
+    const up = await request(`${rw.url}/?${AUTH_PARAMS}&query=${encodeURIComponent('INSERT INTO web.t FORMAT CSV')}`, {
       method: 'POST',
       body: gzipSync('101,"raw gzip"\n'),
       headers: { 'content-encoding': 'gzip' },
     })
     expect(up.status).toBe(200)
-    const zstd = await request(`${rw.url}/?query=${encodeURIComponent('INSERT INTO web.t FORMAT CSV')}`, { method: 'POST', body: 'x', headers: { 'content-encoding': 'zstd' } })
+    const zstd = await request(`${rw.url}/?${AUTH_PARAMS}&query=${encodeURIComponent('INSERT INTO web.t FORMAT CSV')}`, { method: 'POST', body: 'x', headers: { 'content-encoding': 'zstd' } })
     expect(zstd.status).toBe(415)
   })
 
@@ -153,14 +154,14 @@ describe('embedded HTTP interface', () => {
     const c = track(createClient({ url: rw.url, use_multipart_params: true }))
     const err = await expectClickHouseError(c.query({ query: 'SELECT {a:String}', query_params: { a: 'x' } }), 48, 'NOT_IMPLEMENTED')
     expect(err.message).toMatch(/multipart/)
-    const native = await fetch(`${rw.url}/?compress=1&query=SELECT%201`)
+    const native = await fetch(`${rw.url}/?${AUTH_PARAMS}&compress=1&query=SELECT%201`)
     expect(native.status).toBe(501)
   })
 
   it('refuses requests whose Host is a web name (DNS rebinding)', async () => {
-    const res = await request(`${rw.url}/?query=SELECT%201`, { headers: { host: 'evil.example.com' } })
+    const res = await request(`${rw.url}/?${AUTH_PARAMS}&query=SELECT%201`, { headers: { host: 'evil.example.com' } })
     expect(res.status).toBe(403)
-    const ok = await request(`${rw.url}/?query=SELECT%201`, { headers: { host: `localhost:${rw.port}` } })
+    const ok = await request(`${rw.url}/?${AUTH_PARAMS}&query=SELECT%201`, { headers: { host: `localhost:${rw.port}` } })
     expect(ok.status).toBe(200)
   })
 
@@ -173,11 +174,11 @@ describe('embedded HTTP interface', () => {
     await expectClickHouseError(c.command({ query: 'SELECT 1; SELECT 2' }), 62, 'SYNTAX_ERROR')
     await expectClickHouseError(c.query({ query: "SELECT * FROM file('/etc/passwd', 'LineAsString')" }), 497, 'ACCESS_DENIED')
     await expectClickHouseError(c.query({ query: 'SELECT 1', clickhouse_settings: { readonly: '0' } }), 164, 'READONLY')
-    const post = await fetch(`${ro.url}/`, { method: 'POST', body: "INSERT INTO web.t VALUES (7, 'w')" })
+    const post = await fetch(`${ro.url}/?${AUTH_PARAMS}`, { method: 'POST', body: "INSERT INTO web.t VALUES (7, 'w')" })
     expect(post.status).toBe(500) // READONLY maps to 500 on a server too
     expect(post.headers.get('x-clickhouse-exception-code')).toBe('164')
-    expect(await (await fetch(`${ro.url}/?query=SELECT%201`)).text()).toBe('1\n')
-    expect((await fetch(`${ro.url}/?query=SELEC%201`)).headers.get('x-clickhouse-exception-code')).toBe('62')
+    expect(await (await fetch(`${ro.url}/?${AUTH_PARAMS}&query=SELECT%201`)).text()).toBe('1\n')
+    expect((await fetch(`${ro.url}/?${AUTH_PARAMS}&query=SELEC%201`)).headers.get('x-clickhouse-exception-code')).toBe('62')
   })
 
   it('50 concurrent parameterized queries on both paths at once each get their own values', async () => {

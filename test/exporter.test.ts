@@ -12,6 +12,7 @@ import { migrate } from '../src/warehouse/migrate.ts'
 import { conversationRow, requestLogRow, type RequestRecord } from '../src/record/request-record.ts'
 import { ClickHouseExporter, type ExporterOptions } from '../src/sinks/exporter.ts'
 import { Spool } from '../src/sinks/spool.ts'
+import { CLIENT_AUTH, HTTP_CREDENTIALS } from './support/embedded-http.ts'
 
 // Real ClickHouse throughout: the embedded engine, reached directly and through its HTTP interface
 // (the same code path as a ClickHouse server), a dead port, a server that never answers, and a proxy
@@ -26,7 +27,7 @@ let dbSeq = 0
 
 beforeAll(async () => {
   engine = openEmbeddedEngine(mkdtempSync(join(tmpdir(), 'ccproxy-exporter-')))
-  httpInterface = await startHttpInterface(engine, { port: 0, readonly: false })
+  httpInterface = await startHttpInterface(engine, { port: 0, readonly: false, ...HTTP_CREDENTIALS })
 })
 afterAll(async () => {
   for (const close of closers.reverse()) await close()
@@ -131,7 +132,7 @@ async function freshDatabase(): Promise<Db> {
 
 function httpClient(url: string, database = 'default'): ClickHouseClient {
   // The client logs every failed request itself; these tests fail requests on purpose.
-  const client = createHttpClient({ url, database, log: { level: ClickHouseLogLevel.OFF } })
+  const client = createHttpClient({ url, database, ...CLIENT_AUTH, log: { level: ClickHouseLogLevel.OFF } })
   closers.push(() => client.close())
   return client
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connect } from 'node:net'
 import { SignJWT } from 'jose'
 import OpenAI from 'openai'
 import Anthropic from '@anthropic-ai/sdk'
@@ -147,6 +148,75 @@ describe('client authentication', () => {
     })
     t.gateway.services.tokens.forget(id)
     expect((await chat(goToken)).status).toBe(200)
+  })
+})
+
+describe('the token is checked before the body is read', () => {
+  const BODY_BYTES = 30 * 1024 * 1024
+  /**
+   * Declares a 30 MB body and sends it slowly, 64 KiB every 20 ms (the whole would take ~10 s); resolves with
+   * what came back and how much had been sent when the answer arrived.
+   */
+  function slowUpload(path: string, headers: Record<string, string>): Promise<{ response: string; sentBytes: number; closed: boolean }> {
+    const url = new URL(t.url)
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname)
+      let sent = 0
+      let response = ''
+      let timer: NodeJS.Timeout | undefined
+      const finish = (closed: boolean) => {
+        clearInterval(timer)
+        socket.destroy()
+        resolve({ response, sentBytes: sent, closed })
+      }
+      socket.on('error', () => finish(true))
+      socket.on('close', () => finish(true))
+      socket.on('data', (d) => {
+        response += d.toString('latin1')
+        // the whole answer is in once its JSON body is
+        if (/\r\n\r\n\{.*\}$/s.test(response)) setTimeout(() => finish(socket.destroyed), 50)
+      })
+      const head = Object.entries({ host: url.host, 'content-type': 'application/json', 'content-length': String(BODY_BYTES), ...headers })
+      socket.write(`POST ${path} HTTP/1.1\r\n${head.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n{"model":"m","messages":[{"role":"user","content":"`)
+      const chunk = Buffer.alloc(64 * 1024, 'a')
+      timer = setInterval(() => {
+        if (sent + chunk.length > BODY_BYTES - 1000 || socket.destroyed) return
+        socket.write(chunk)
+        sent += chunk.length
+      }, 20)
+      setTimeout(() => reject(new Error(`no answer while uploading; ${sent} bytes sent`)), 8_000)
+    })
+  }
+
+  it('an unauthenticated 30 MB POST gets its 401 while the client is still sending', async () => {
+    for (const [path, headers] of [
+      ['/v1/chat/completions', {}],
+      ['/v1/messages', { 'anthropic-version': '2023-06-01' }],
+      ['/v1/chat/completions', { authorization: 'Bearer not-a-token' }],
+      ['/v1/messages', { 'x-api-key': 'sk-ant-api03-not-ours', 'anthropic-version': '2023-06-01' }],
+    ] as const) {
+      const { response, sentBytes } = await slowUpload(path, headers)
+      expect(response, path).toMatch(/^HTTP\/1\.1 401 /)
+      expect(response.toLowerCase()).toContain('connection: close')
+      expect(sentBytes).toBeLessThan(BODY_BYTES / 10)
+    }
+  })
+
+  it('the open telemetry sink answers before reading what it drops', async () => {
+    const { response, sentBytes } = await slowUpload('/api/event_logging/batch', {})
+    expect(response).toMatch(/^HTTP\/1\.1 200 /)
+    expect(response).toContain('{"success":true}')
+    expect(sentBytes).toBeLessThan(BODY_BYTES / 10)
+  })
+
+  it('a client that sends the whole 30 MB at once still reads the 401', async () => {
+    const res = await fetch(`${t.url}/v1/messages`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer nope', 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: Buffer.alloc(BODY_BYTES, 'a'),
+    })
+    expect(res.status).toBe(401)
+    expect(await json(res)).toMatchObject({ type: 'error', error: { type: 'authentication_error' } })
   })
 })
 

@@ -59,6 +59,20 @@ describe('bad input gets a clear error in the route’s dialect, never a 500', (
     expect(await json(admin)).toEqual({ error: 'no route for GET /api/nothing' })
   })
 
+  it('each route group answers in its own dialect: 404s under its prefix, /v1/models by anthropic-version', async () => {
+    const openai404 = await fetch(`${t.url}/v1/chat/nope`, { method: 'POST' })
+    expect(await json(openai404)).toEqual({ error: { message: 'no route for POST /v1/chat/nope', type: 'not_found_error', param: null, code: null } })
+    const anthropic404 = await fetch(`${t.url}/v1/messages/batches`)
+    expect(await json(anthropic404)).toEqual({ type: 'error', error: { type: 'not_found_error', message: 'no route for GET /v1/messages/batches' } })
+    const models401 = await fetch(`${t.url}/v1/models`, { headers: { 'anthropic-version': '2023-06-01' } })
+    expect(models401.status).toBe(401)
+    expect(await json(models401)).toMatchObject({ type: 'error', error: { type: 'authentication_error' } })
+    const openaiModels401 = await fetch(`${t.url}/v1/models`)
+    expect(await json(openaiModels401)).toMatchObject({ error: { type: 'authentication_error', param: null } })
+    const model404 = await fetch(`${t.url}/v1/models/claude-x`, { headers: { 'anthropic-version': '2023-06-01' } })
+    expect(await json(model404)).toMatchObject({ type: 'error', error: { type: 'not_found_error' } })
+  })
+
   it('a body that is not JSON is refused with 415', async () => {
     const res = await post('/v1/chat/completions', 'hello', { 'content-type': 'text/plain' })
     expect(res.status).toBe(415)

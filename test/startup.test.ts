@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, statSync, readFileSync } from 'node:fs'
+import { mkdtempSync, statSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -66,6 +66,28 @@ describe('npm start on a fresh data directory', () => {
     expect(res.stderr).toMatch(/server\.port = "eighty"/)
     expect(res.stderr).toMatch(/claude\.key_strategy = "fastest": .*round_robin/)
   })
+
+  it('refuses to start on a blank admin.key file or a short CCPROXY_ADMIN_KEY, in one line', async () => {
+    // an empty admin.key used to let in every request whose X-Admin-Key was empty
+    const dataDir = mkdtempSync(join(tmpdir(), 'ccproxy-blank-'))
+    writeFileSync(join(dataDir, 'admin.key'), '\n', { mode: 0o600 })
+    const refused = async (env: Record<string, string>) => {
+      const run = start({ CCPROXY_DATA_DIR: dataDir, CCPROXY_SERVER_HOST: '127.0.0.1', CCPROXY_SERVER_PORT: '0', CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PORT: '0', ...env })
+      // a gateway that starts anyway is stopped, and exits 0 instead of 1
+      run.listening.then(() => run.child.kill('SIGTERM'), () => {})
+      return { code: await run.exited, output: run.output().trim() }
+    }
+    const blank = await refused({})
+    expect(blank.code).toBe(1)
+    expect(blank.output).toBe(
+      `ccproxy cannot start: ${join(dataDir, 'admin.key')} is empty: it must be at least 16 characters; delete the file to have one generated, or set admin.key (CCPROXY_ADMIN_KEY)`,
+    )
+    const short = await refused({ CCPROXY_ADMIN_KEY: 'letmein' })
+    expect(short.code).toBe(1)
+    expect(short.output).toBe(
+      'ccproxy cannot start: admin.key (CCPROXY_ADMIN_KEY) is 7 characters long: it must be at least 16 characters; leave it unset to have one generated into <data_dir>/admin.key',
+    )
+  }, 60_000)
 
   it('says plainly when the configured ClickHouse server cannot be reached', () => {
     const res = spawnSync(TSX, ['src/main.ts', 'start'], {

@@ -2,21 +2,21 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { GatewayError } from '../gateway/errors.ts'
 import { parseWith } from '../gateway/http.ts'
+import { apiKeyField, displayName } from './fields.ts'
 import type { AccountRegistry, AccountView } from '../accounts/registry.ts'
 import type { AccountPool } from '../accounts/pool.ts'
 
-const apiKey = z.string().trim().min(20, 'api_key does not look like an Anthropic API key')
 const addBody = z.object({
-  name: z.string().trim().min(1, 'name is required').max(200),
-  api_key: apiKey,
+  name: displayName,
+  api_key: apiKeyField,
   priority: z.number().int().min(-1000).max(1000).optional(),
 })
 const updateBody = z
   .object({
-    name: z.string().trim().min(1).max(200).optional(),
+    name: displayName.optional(),
     priority: z.number().int().min(-1000).max(1000).optional(),
     is_active: z.boolean().optional(),
-    api_key: apiKey.optional(),
+    api_key: apiKeyField.optional(),
   })
   .strict()
 

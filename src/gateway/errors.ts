@@ -1,6 +1,7 @@
 /**
  * Every error leaves in the caller's own dialect: the OpenAI error shape on OpenAI routes, Anthropic's on
- * Anthropic routes, `{"error": "…"}` on admin routes (the Go ccproxy's shape, which its UI reads).
+ * Anthropic routes, `{"error": "…"}` on admin routes (the Go ccproxy's shape, which its UI reads). Each
+ * route group's plugin declares its dialect (`speaks` in http.ts).
  */
 export type Dialect = 'openai' | 'anthropic' | 'admin'
 
@@ -61,13 +62,4 @@ export function errorBody(dialect: Dialect, err: GatewayError): unknown {
     case 'admin':
       return { error: err.message }
   }
-}
-
-/** The dialect of a route, from its URL (and, for /v1/models, whether the caller speaks Anthropic). */
-export function dialectOf(url: string, headers: Record<string, unknown>): Dialect {
-  const path = url.split('?')[0]!
-  if (path.startsWith('/v1/messages')) return 'anthropic'
-  if (path.startsWith('/v1/models')) return headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai'
-  if (path.startsWith('/v1/')) return 'openai'
-  return 'admin'
 }

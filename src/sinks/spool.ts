@@ -39,6 +39,9 @@ interface Segment {
 // Small enough that a replay reads a segment into memory at once, large enough to keep files few.
 const SEGMENT_BYTES = 8 * 1024 * 1024
 const SEGMENT_NAME = /^segment-(\d{12})\.jsonl$/
+// Spooled rows are request logs (and, for tokens that opted in, conversations): for this user's eyes only.
+const PRIVATE_DIR = 0o700
+const PRIVATE_FILE = 0o600
 
 export class Spool {
   readonly dir: string
@@ -85,7 +88,7 @@ export class Spool {
       if (this.#bytes + line.length > this.#maxBytes) return { ok: false, reason: 'spool_max_bytes reached' }
       const segment = this.#appendTarget()
       try {
-        const file = await open(segment.path, 'a')
+        const file = await open(segment.path, 'a', PRIVATE_FILE)
         try {
           await file.write(line)
           await file.datasync()
@@ -140,7 +143,7 @@ export class Spool {
 
   async #scan(): Promise<void> {
     try {
-      await mkdir(this.dir, { recursive: true })
+      await mkdir(this.dir, { recursive: true, mode: PRIVATE_DIR })
       const found: Segment[] = []
       for (const name of await readdir(this.dir)) {
         const match = SEGMENT_NAME.exec(name)
@@ -204,9 +207,9 @@ export class Spool {
   }
 
   async #setAside(name: string, text: string): Promise<string> {
-    await mkdir(this.#rejectedDir, { recursive: true })
+    await mkdir(this.#rejectedDir, { recursive: true, mode: PRIVATE_DIR })
     const path = join(this.#rejectedDir, name)
-    await writeFile(path, text)
+    await writeFile(path, text, { mode: PRIVATE_FILE })
     return path
   }
 

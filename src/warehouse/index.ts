@@ -31,6 +31,9 @@ export interface Warehouse {
   close(): Promise<void>
 }
 
+/** Tables no SQL reader may see rows of: the embedded engine hides them from read-only connections. */
+export const SECRET_TABLES = ['account_credentials']
+
 type WarehouseConfig = Pick<Config, 'clickhouse' | 'data_dir'> & Partial<Pick<Config, 'retention'>>
 
 export function openWarehouse(config: WarehouseConfig): Warehouse {
@@ -50,7 +53,10 @@ export function openWarehouse(config: WarehouseConfig): Warehouse {
       })
     return assemble('server', connect(database), () => connect('default'), database, config.retention, undefined, `ClickHouse at ${config.clickhouse.url}`)
   }
-  const engine = openEmbeddedEngine(config.clickhouse.embedded.path || join(config.data_dir, 'clickhouse'))
+  const engine = openEmbeddedEngine(config.clickhouse.embedded.path || join(config.data_dir, 'clickhouse'), {
+    readerLimits: config.clickhouse.embedded.reader_limits,
+    hiddenTables: SECRET_TABLES.map((table) => ({ database, table })),
+  })
   const connect = (db: string) => createEmbeddedClient(engine, { database: db })
   return assemble('embedded', connect(database), () => connect('default'), database, config.retention, engine, `the embedded ClickHouse engine`)
 }

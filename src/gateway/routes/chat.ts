@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { requestParams, type Exchange } from '../../record/exchange.ts'
 import { openaiRequestContent } from '../../record/content.ts'
 import { GatewayError } from '../errors.ts'
-import { beginExchange, clientGone, write } from '../http.ts'
+import { clientGone, speaks, write } from '../http.ts'
 import { SseParser } from '../sse.ts'
 import { describeConnectionError, unavailable, type UpstreamResult } from '../upstream.ts'
 import type { GatewayDeps } from '../deps.ts'
@@ -19,10 +19,11 @@ import {
 /** The translated path always speaks the classic API version, whose sampling rules the translator knows. */
 const ANTHROPIC_VERSION = '2023-06-01'
 
-/** OpenAI Chat Completions, translated to the Anthropic Messages API and back. */
+/** OpenAI Chat Completions (the plugin under /v1), translated to the Anthropic Messages API and back. */
 export function chatRoutes(app: FastifyInstance, deps: GatewayDeps): void {
-  app.post('/v1/chat/completions', async (req, reply) => {
-    const exchange = await beginExchange(req, reply, deps, 'chat.completions')
+  speaks(app, 'openai')
+  app.post('/chat/completions', { config: { endpoint: 'chat.completions' } }, async (req, reply) => {
+    const exchange = req.exchange!
     let upstreamBody
     let request
     try {

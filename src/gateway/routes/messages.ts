@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { requestParams, type Exchange, type Endpoint } from '../../record/exchange.ts'
 import { anthropicRequestContent } from '../../record/content.ts'
 import { GatewayError, anthropicErrorType } from '../errors.ts'
-import { beginExchange, clientGone, rawBody, write } from '../http.ts'
+import { clientGone, rawBody, speaks, write } from '../http.ts'
 import { SseParser } from '../sse.ts'
 import { describeConnectionError, forwardableHeaders, unavailable, type UpstreamResult } from '../upstream.ts'
 import type { GatewayDeps } from '../deps.ts'
@@ -10,11 +10,13 @@ import type { GatewayDeps } from '../deps.ts'
 /**
  * The native Anthropic API, passed through faithfully: the body goes upstream byte for byte (unknown
  * fields, thinking, tools, cache_control and all), anthropic-version/-beta and `?beta=true` as sent, the
- * answer relayed with its status, and a stream relayed chunk by chunk as it arrives.
+ * answer relayed with its status, and a stream relayed chunk by chunk as it arrives. The plugin under
+ * /v1/messages.
  */
 export function messagesRoutes(app: FastifyInstance, deps: GatewayDeps): void {
+  speaks(app, 'anthropic')
   const passThrough = (endpoint: Endpoint, path: string) => async (req: FastifyRequest, reply: FastifyReply) => {
-    const exchange = await beginExchange(req, reply, deps, endpoint)
+    const exchange = req.exchange!
     const body = req.body
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new GatewayError(400, 'the request body must be a JSON object')
@@ -32,8 +34,8 @@ export function messagesRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     )
     return relay(result, exchange, reply)
   }
-  app.post('/v1/messages', passThrough('messages', '/v1/messages'))
-  app.post('/v1/messages/count_tokens', passThrough('count_tokens', '/v1/messages/count_tokens'))
+  app.post('', { config: { endpoint: 'messages' } }, passThrough('messages', '/v1/messages'))
+  app.post('/count_tokens', { config: { endpoint: 'count_tokens' } }, passThrough('count_tokens', '/v1/messages/count_tokens'))
 }
 
 async function relay(result: UpstreamResult, exchange: Exchange, reply: FastifyReply): Promise<FastifyReply | void> {

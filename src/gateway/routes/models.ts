@@ -1,5 +1,5 @@
-import type { FastifyInstance } from 'fastify'
-import { beginExchange, clientGone } from '../http.ts'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { clientGone, speaks } from '../http.ts'
 import type { GatewayDeps } from '../deps.ts'
 
 interface AnthropicModel {
@@ -20,15 +20,19 @@ const KNOWN_MODELS: AnthropicModel[] = [
 
 const CACHE_MS = 10 * 60_000
 
+/** Claude Code's gateway model discovery sends anthropic-version; the OpenAI SDKs do not. */
+const dialectOf = (req: FastifyRequest) => (req.headers['anthropic-version'] !== undefined ? 'anthropic' : 'openai')
+
 /**
- * GET /v1/models: the upstream's model list (cached for ten minutes), in the OpenAI list shape, or in
- * Anthropic's when the caller sends anthropic-version (Claude Code's gateway model discovery does).
+ * GET /v1/models (the plugin under /v1/models): the upstream's model list (cached for ten minutes), in the
+ * OpenAI list shape, or in Anthropic's when the caller sends anthropic-version — errors likewise.
  */
 export function modelRoutes(app: FastifyInstance, deps: GatewayDeps): void {
+  speaks(app, dialectOf)
   let cache: { models: AnthropicModel[]; at: number } | undefined
 
-  app.get('/v1/models', async (req, reply) => {
-    const exchange = await beginExchange(req, reply, deps, 'models')
+  app.get('', { config: { endpoint: 'models' } }, async (req, reply) => {
+    const exchange = req.exchange!
     if (!cache || Date.now() - cache.at > CACHE_MS) {
       const result = await deps.upstream.send(
         {
@@ -46,7 +50,7 @@ export function modelRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     }
     const models = cache?.models ?? KNOWN_MODELS
     exchange.statusCode = 200
-    if (req.headers['anthropic-version'] !== undefined) {
+    if (dialectOf(req) === 'anthropic') {
       return { data: models, has_more: false, first_id: models[0]?.id ?? null, last_id: models.at(-1)?.id ?? null }
     }
     return {

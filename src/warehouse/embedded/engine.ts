@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { ErrorCodes, clickhouseError } from './errors.ts'
 import { insertRawNative, loadChdb, queryNative, type ChdbSession, type NativeHandle } from './native.ts'
+import { DEFAULT_READER_LIMITS, writeSandboxConfig, type HiddenTable, type ReaderLimits } from './sandbox.ts'
 import { analyzeSql, type SqlShape } from './sql-text.ts'
-import { assignments, quoteIdentifier, settingText, stringLiteral, type EngineSettings } from './settings.ts'
+import { admit, type Gate } from './statement-gate.ts'
+import { assertSettingName, assignments, quoteIdentifier, settingText, stringLiteral, type EngineSettings } from './settings.ts'
 
 /**
  * The embedded ClickHouse engine (chdb) for one data directory. chdb runs one engine per process; each
@@ -39,7 +40,7 @@ export interface RunResult {
 }
 
 export interface EngineConnection {
-  readonly readonly: boolean
+  readonly role: ConnectionRole
   /**
    * Runs one statement. Params are RAW escaped strings (HTTP param_* form); settings are applied for this
    * statement only; statements are serialized per connection; parameterized calls go through the
@@ -50,12 +51,15 @@ export interface EngineConnection {
   close(): void
 }
 
+/**
+ * Who runs statements on a connection. `owner`: ccproxy's own code. `writer` and `reader`: a client of the
+ * HTTP interface; each statement is admitted on the engine's own parse first (statement-gate.ts). A reader
+ * connection is also `readonly = 2` with the reader limits, before any statement of the client runs.
+ */
+export type ConnectionRole = 'owner' | Gate
+
 export interface OpenConnectionOptions {
-  /**
-   * `SET readonly = 2` (reads and SET only), and no function that reaches past the warehouse: file(),
-   * url(), s3(), remote(), executable() … run with the process's file and network access in chdb.
-   */
-  readonly?: boolean
+  role?: ConnectionRole
   /** settings for the whole life of the connection, applied before `readonly` */
   settings?: Record<string, SettingValue>
 }
@@ -63,55 +67,55 @@ export interface OpenConnectionOptions {
 export interface EmbeddedEngine {
   readonly path: string
   readonly closed: boolean
-  /** a native connection with its own session state (current db, settings); `readonly` applies SET readonly=2 */
+  /** a native connection with its own session state (current db, settings) */
   openConnection(opts?: OpenConnectionOptions): EngineConnection
   /** closes every connection (after their running statements); idempotent */
   close(): Promise<void>
+}
+
+export interface EngineOptions {
+  /** what every reader statement runs with (see sandbox.ts) */
+  readerLimits?: ReaderLimits
+  /** tables whose rows read-only connections do not see */
+  hiddenTables?: HiddenTable[]
 }
 
 // Server defaults the rest of ccproxy relies on, which chdb 26.7 does not have: 64-bit integers quoted in
 // JSON (what @clickhouse/client's parser expects) and synchronous inserts (rows visible immediately).
 const BASELINE: EngineSettings = { output_format_json_quote_64bit_integers: '1', async_insert: '0' }
 
-// Table functions that only compute or read the warehouse's own tables; every other one reads files,
-// URLs, object stores, other servers or runs programs.
-const SAFE_TABLE_FUNCTIONS = new Set(['numbers', 'numbers_mt', 'zeros', 'zeros_mt', 'values', 'generaterandom', 'generate_series', 'generateseries', 'view', 'merge', 'null', 'format', 'loop'])
-// Scalar functions that read local files.
-const FILE_FUNCTIONS = ['file', 'catboostevaluate']
-// Statements a read-only connection refuses before the engine sees them: readonly=2 alone still lets
-// UNDROP, KILL, BACKUP and CREATE TEMPORARY TABLE through. (Anything else, a typo included, goes to the
-// engine, which still enforces readonly=2.)
-const WRITE_STATEMENTS = new Set([
-  'INSERT', 'CREATE', 'ALTER', 'DROP', 'UNDROP', 'KILL', 'BACKUP', 'RESTORE', 'TRUNCATE', 'RENAME', 'EXCHANGE', 'OPTIMIZE',
-  'SYSTEM', 'ATTACH', 'DETACH', 'GRANT', 'REVOKE', 'DELETE', 'UPDATE', 'MOVE', 'BEGIN', 'START', 'COMMIT', 'ROLLBACK',
-  'EXECUTE', 'WATCH', 'PARALLEL', 'REPLACE',
-])
-
 const cancelled = () => clickhouseError(ErrorCodes.QUERY_WAS_CANCELLED, 'Query was cancelled')
 
-export function openEmbeddedEngine(dataDir: string): EmbeddedEngine {
+export function openEmbeddedEngine(dataDir: string, opts: EngineOptions = {}): EmbeddedEngine {
   const { Session } = loadChdb()
   const path = resolve(dataDir)
-  mkdirSync(path, { recursive: true })
-  return new Engine(path, Session)
+  const readerLimits = opts.readerLimits ?? DEFAULT_READER_LIMITS
+  const configFile = writeSandboxConfig(path, { readerLimits, hiddenTables: opts.hiddenTables ?? [] })
+  return new Engine(path, Session, configFile, readerLimits)
 }
+
+type SessionClass = new (path: string, opts?: { connectionArgs?: string[] }) => ChdbSession
 
 class Engine implements EmbeddedEngine {
   readonly #connections = new Set<Connection>()
-  readonly #Session: new (path: string) => ChdbSession
+  readonly #Session: SessionClass
+  readonly readerLimits: ReaderLimits
   // Held for the engine's life: the engine stays up between short-lived connections, and opening it
-  // here makes a bad data directory fail now rather than on the first query.
-  readonly #anchor: Connection
-  #blockedCalls: Promise<Set<string>> | undefined
+  // here makes a bad data directory fail now rather than on the first query. The first session of the
+  // process starts the engine, with the sandbox configuration.
+  readonly #anchor: ChdbSession
   #closing: Promise<void> | undefined
 
   constructor(
     readonly path: string,
-    Session: new (path: string) => ChdbSession,
+    Session: SessionClass,
+    configFile: string,
+    readerLimits: ReaderLimits,
   ) {
     this.#Session = Session
+    this.readerLimits = readerLimits
     try {
-      this.#anchor = this.openConnection() as Connection
+      this.#anchor = new Session(path, { connectionArgs: [`--config-file=${configFile}`] })
     } catch (err) {
       throw new Error(`Cannot open the embedded ClickHouse engine at ${path}: ${(err as Error)?.message ?? err}`, { cause: err })
     }
@@ -135,32 +139,15 @@ class Engine implements EmbeddedEngine {
     return conn
   }
 
-  /** Lower-cased names a read-only connection may not call (learned from the engine once). */
-  blockedCalls(): Promise<Set<string>> {
-    this.#blockedCalls ??= this.#anchor
-      .run('SELECT name FROM system.table_functions', { format: 'JSONEachRow' })
-      .then(({ bytes }) => {
-        const names = bytes
-          .toString('utf8')
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => (JSON.parse(line) as { name: string }).name.toLowerCase())
-        return new Set([...names.filter((n) => !SAFE_TABLE_FUNCTIONS.has(n)), ...FILE_FUNCTIONS])
-      })
-    this.#blockedCalls.catch(() => (this.#blockedCalls = undefined))
-    return this.#blockedCalls
-  }
-
   close(): Promise<void> {
-    this.#closing ??= Promise.all([...this.#connections].map((c) => c.closed())).then(() => undefined)
+    this.#closing ??= Promise.all([...this.#connections].map((c) => c.closed())).then(() => this.#anchor.close())
     for (const c of this.#connections) c.close()
     return this.#closing
   }
 }
 
 class Connection implements EngineConnection {
-  readonly readonly: boolean
-  readonly #engine: Engine
+  readonly role: ConnectionRole
   #session: ChdbSession | undefined
   readonly #handle: NativeHandle
   #tail: Promise<unknown> = Promise.resolve()
@@ -172,19 +159,19 @@ class Connection implements EngineConnection {
   #release!: () => void
 
   constructor(engine: Engine, session: ChdbSession, opts: OpenConnectionOptions, onClosed: () => void) {
-    this.#engine = engine
     this.#session = session
     this.#handle = session.connection!
-    this.readonly = opts.readonly === true
+    this.role = opts.role ?? 'owner'
     this.#released = new Promise<void>((resolve) => (this.#release = resolve)).then(onClosed)
     const initial: EngineSettings = { ...BASELINE }
-    for (const [name, value] of Object.entries(opts.settings ?? {})) {
-      if (name === 'readonly') throw clickhouseError(ErrorCodes.BAD_ARGUMENTS, "Use the readonly option, not a 'readonly' setting")
+    for (const [name, value] of Object.entries({ ...opts.settings, ...(this.role === 'reader' ? engine.readerLimits : {}) })) {
+      if (name === 'readonly') throw clickhouseError(ErrorCodes.BAD_ARGUMENTS, "Use the reader role, not a 'readonly' setting")
       const text = settingText(value)
       if (text !== undefined) initial[name] = text
     }
     let set = `SET ${assignments(initial)}`
-    if (this.readonly) set += ', readonly = 2'
+    // Last, and before any statement of the client: the engine refuses to lower it afterwards.
+    if (this.role === 'reader') set += ', readonly = 2'
     // If this fails (an unknown setting, say), every statement fails with it: never run unconfigured.
     this.#ready = this.#enqueue(() => queryNative(this.#handle, set, 'TabSeparated'))
     this.#ready.catch(() => undefined)
@@ -245,7 +232,17 @@ class Connection implements EngineConnection {
       data = undefined
       shape = analyzeSql(sql)
     }
-    await this.#check(shape)
+    if (this.role === 'owner' || shape.keyword === 'INSERT') this.#check(shape)
+    if (this.role !== 'owner') {
+      // The engine's parse decides what a client of the HTTP interface may run; a query runs as the
+      // engine printed it (an INSERT keeps its text: its inline data is not part of the parse).
+      const statement = shape.keyword === 'INSERT' && shape.dataOffset !== undefined ? sql.slice(0, shape.dataOffset) : sql
+      const canonical = await admit(this.#handle, statement, this.role)
+      if (shape.keyword !== 'INSERT') {
+        sql = canonical
+        shape = analyzeSql(sql)
+      }
+    }
     if (opts.database !== undefined && opts.database !== this.#database) {
       await queryNative(this.#handle, `USE ${quoteIdentifier(opts.database)}`, 'TabSeparated')
       this.#database = opts.database
@@ -265,23 +262,14 @@ class Connection implements EngineConnection {
     }
   }
 
-  async #check(shape: SqlShape): Promise<void> {
+  /** A server's HTTP behaviour, cheaply: for ccproxy's own statements, and for INSERTs, whose data no parse sees. */
+  #check(shape: SqlShape): void {
     if (!shape.keyword) throw clickhouseError(ErrorCodes.SYNTAX_ERROR, 'Empty query')
     if (shape.secondStatementAt !== undefined) {
       throw clickhouseError(ErrorCodes.SYNTAX_ERROR, `Syntax error (Multi-statements are not allowed): failed at position ${shape.secondStatementAt + 1}`)
     }
     // In chdb these would read and write the process's own files (they are client-side on a server).
     if (shape.localFileClause) throw clickhouseError(ErrorCodes.INTO_OUTFILE_NOT_ALLOWED, 'INTO OUTFILE and FROM INFILE are not allowed')
-    if (this.readonly && WRITE_STATEMENTS.has(shape.keyword)) {
-      throw clickhouseError(ErrorCodes.READONLY, 'Cannot execute query in readonly mode')
-    }
-    if (this.readonly && shape.calls.size > 0) {
-      const blocked = await this.#engine.blockedCalls()
-      const hit = [...shape.calls].find((name) => blocked.has(name))
-      if (hit) {
-        throw clickhouseError(ErrorCodes.ACCESS_DENIED, `${hit}() reaches files, the network or programs outside the warehouse and is not allowed on a read-only connection`)
-      }
-    }
   }
 
   /** SETs the statement's settings; returns the SET that puts back what was there before. */
@@ -344,6 +332,15 @@ class Connection implements EngineConnection {
       }
       const r = await insertRawNative(this.#handle, prefix, payload)
       return { ...emptyResult(requested), elapsedNs: Math.round(r.elapsed * 1e9), rowsWritten: r.rowsWritten, bytesWritten: r.bytesWritten }
+    }
+    if (params && this.role === 'reader') {
+      // Bound as session values of this connection, as SET param_x does in clickhouse-client: a client's
+      // statement never holds the process-wide parameter queue that ccproxy's own lookups wait in.
+      for (const [name, value] of Object.entries(params)) {
+        assertSettingName(name)
+        await queryNative(this.#handle, `SET param_${name} = ${stringLiteral(value)}`, 'TabSeparated')
+      }
+      params = undefined
     }
     const r = await queryNative(this.#handle, sql, requested, params)
     return {

@@ -11,10 +11,13 @@ export const ErrorCodes = {
   BAD_ARGUMENTS: { code: 36, type: 'BAD_ARGUMENTS' },
   NOT_IMPLEMENTED: { code: 48, type: 'NOT_IMPLEMENTED' },
   READONLY: { code: 164, type: 'READONLY' },
+  REQUIRED_PASSWORD: { code: 194, type: 'REQUIRED_PASSWORD' },
+  QUERY_IS_TOO_LARGE: { code: 229, type: 'QUERY_IS_TOO_LARGE' },
   ABORTED: { code: 236, type: 'ABORTED' },
   INTO_OUTFILE_NOT_ALLOWED: { code: 358, type: 'INTO_OUTFILE_NOT_ALLOWED' },
   QUERY_WAS_CANCELLED: { code: 394, type: 'QUERY_WAS_CANCELLED' },
   ACCESS_DENIED: { code: 497, type: 'ACCESS_DENIED' },
+  AUTHENTICATION_FAILED: { code: 516, type: 'AUTHENTICATION_FAILED' },
   UNSUPPORTED_MEDIA_TYPE: { code: 779, type: 'UNSUPPORTED_MEDIA_TYPE' },
   STD_EXCEPTION: { code: 1001, type: 'STD_EXCEPTION' },
 } as const

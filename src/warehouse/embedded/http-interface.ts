@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
 import { isIP, type AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
@@ -14,6 +14,11 @@ import { analyzeSql } from './sql-text.ts'
  * ClickHouse's HTTP interface over the embedded engine, for SQL tools on this machine: curl, Grafana's
  * ClickHouse data source (HTTP protocol), @clickhouse/client with `url`. Each request runs on a
  * connection of its own (see request.ts), so requests are as stateless as on a server without sessions.
+ *
+ * Every query needs the configured credentials, as ClickHouse checks them. What a statement may do is the
+ * engine's business (sandbox.ts: no file, network or program access for anyone; statement-gate.ts: one
+ * statement, read-only ones on a reader connection); this layer adds what an HTTP server must: credentials,
+ * no requests a browser sends from another site, and bounded bodies.
  */
 
 export interface HttpInterface {
@@ -27,12 +32,20 @@ export interface HttpInterfaceOptions {
   host?: string
   /** 0 picks a free port */
   port: number
-  /** refuse writes and functions that reach past the warehouse (file(), url(), …) */
+  /** every statement runs on a reader connection (GET requests always do) */
   readonly: boolean
+  /** the credentials every query must carry */
+  user: string
+  password: string
+  /** largest request body in bytes, after decompression (default 64 MiB) */
+  bodyLimit?: number
   logger?: { warn(obj: object, msg?: string): void }
 }
 
 const KEEP_ALIVE_SECONDS = 10
+const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024
+// A client that takes longer than this to send its request (headers and body) is cut off.
+const REQUEST_TIMEOUT_MS = 120_000
 const OK = 'Ok.\n'
 
 const gzip = promisify(zlib.gzip)
@@ -44,7 +57,18 @@ export async function startHttpInterface(engine: EmbeddedEngine, opts: HttpInter
   const host = opts.host ?? '127.0.0.1'
   // Also proves the engine answers before we accept connections.
   const timezone = (await runRequest(engine, { sql: 'SELECT timezone()' })).bytes.toString('utf8').trim()
-  const ctx: Context = { engine, host, readonly: opts.readonly, timezone, logger: opts.logger, warnedSession: false }
+  if (!opts.user || !opts.password) throw new Error('the embedded ClickHouse HTTP interface needs a user and a password')
+  const ctx: Context = {
+    engine,
+    host,
+    readonly: opts.readonly,
+    user: opts.user,
+    passwordDigest: digest(opts.password),
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    timezone,
+    logger: opts.logger,
+    warnedSession: false,
+  }
 
   const server = http.createServer((req, res) => {
     handle(ctx, req, res).catch((err: unknown) => {
@@ -55,6 +79,7 @@ export async function startHttpInterface(engine: EmbeddedEngine, opts: HttpInter
   })
   // Say it in the Keep-Alive header and mean it: @clickhouse/client compares its idle-socket TTL with it.
   server.keepAliveTimeout = KEEP_ALIVE_SECONDS * 1000
+  server.requestTimeout = REQUEST_TIMEOUT_MS
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -82,18 +107,22 @@ interface Context {
   engine: EmbeddedEngine
   host: string
   readonly: boolean
+  user: string
+  passwordDigest: Buffer
+  bodyLimit: number
   timezone: string
   logger: HttpInterfaceOptions['logger']
   warnedSession: boolean
 }
 
 async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  // Credentials (Basic auth, X-ClickHouse-User/Key) are ignored: the interface is meant to listen on the
-  // loopback interface only, and what it serves is bounded by `readonly`. The Host check keeps web pages
-  // out (DNS rebinding: a site's name resolving to 127.0.0.1 would otherwise reach us from a browser).
+  // Web pages are kept out: by the Host check (DNS rebinding: a site's name resolving to 127.0.0.1) and by
+  // refusing what a browser sends on another site's behalf (Origin, Sec-Fetch-Site).
   if (!hostAllowed(req.headers.host, ctx.host)) {
     return sendError(res, clickhouseError(ErrorCodes.ACCESS_DENIED, `Host ${String(req.headers.host).slice(0, 100)} is not allowed`))
   }
+  const foreign = crossSite(req)
+  if (foreign) return sendError(res, clickhouseError(ErrorCodes.ACCESS_DENIED, foreign))
   const url = new URL(req.url ?? '/', 'http://localhost')
   const method = req.method ?? 'GET'
   const reads = method === 'GET' || method === 'HEAD'
@@ -110,6 +139,7 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
   const q = url.searchParams
   const query_id = q.get('query_id') || randomUUID()
   try {
+    authenticate(ctx, req, q)
     if (q.get('compress') === '1' || q.get('decompress') === '1') {
       throw clickhouseError(ErrorCodes.NOT_IMPLEMENTED, "ClickHouse's native block compression (compress/decompress=1) is not supported by the embedded engine; use HTTP compression (enable_http_compression=1 with Accept-Encoding: gzip)")
     }
@@ -120,7 +150,7 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
       ctx.warnedSession = true
       ctx.logger?.warn({}, 'embedded ClickHouse HTTP interface: session_id is ignored; every request runs in a session of its own')
     }
-    const body = method === 'POST' ? await readBody(req) : Buffer.alloc(0)
+    const body = method === 'POST' ? await readBody(req, ctx.bodyLimit) : Buffer.alloc(0)
 
     const params: Record<string, string> = {}
     const settingParams: Record<string, string> = {}
@@ -144,7 +174,7 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
       ...(database ? { database } : {}),
       ...(format ? { format } : {}),
       // as on a server, GET never writes
-      readonly: ctx.readonly || reads,
+      role: ctx.readonly || reads ? 'reader' : 'writer',
       signal: gone.signal,
     })
 
@@ -179,7 +209,53 @@ function statementOf(query: string, body: Buffer): { sql: string; data?: Buffer 
   return { sql: text }
 }
 
-async function readBody(req: http.IncomingMessage): Promise<Buffer> {
+const digest = (s: string) => createHash('sha256').update(s).digest()
+
+/** ClickHouse's ways to send credentials: Basic auth, X-ClickHouse-User/-Key, or user/password parameters. */
+function credentials(req: http.IncomingMessage, q: URLSearchParams): { user: string; password: string } | undefined {
+  const basic = /^Basic\s+(\S+)$/i.exec(header(req, 'authorization') ?? '')
+  if (basic) {
+    const text = Buffer.from(basic[1]!, 'base64').toString('utf8')
+    const colon = text.indexOf(':')
+    return colon < 0 ? { user: text, password: '' } : { user: text.slice(0, colon), password: text.slice(colon + 1) }
+  }
+  const user = header(req, 'x-clickhouse-user') ?? q.get('user') ?? undefined
+  const password = header(req, 'x-clickhouse-key') ?? q.get('password') ?? undefined
+  return user === undefined && password === undefined ? undefined : { user: user ?? 'default', password: password ?? '' }
+}
+
+function authenticate(ctx: Context, req: http.IncomingMessage, q: URLSearchParams): void {
+  const given = credentials(req, q)
+  if (!given) throw clickhouseError(ErrorCodes.REQUIRED_PASSWORD, 'default: Authentication failed: password is required (send the user and password of clickhouse.embedded.http_user / http_password)')
+  // Both compared, in constant time, whatever the first one says.
+  const userOk = timingSafeEqual(digest(given.user), digest(ctx.user))
+  const passwordOk = timingSafeEqual(digest(given.password), ctx.passwordDigest)
+  if (!userOk || !passwordOk) {
+    throw clickhouseError(ErrorCodes.AUTHENTICATION_FAILED, `${given.user.slice(0, 64)}: Authentication failed: password is incorrect, or there is no user with such name`)
+  }
+}
+
+/** Why a browser request made on another site's behalf is refused, or undefined. */
+function crossSite(req: http.IncomingMessage): string | undefined {
+  const site = header(req, 'sec-fetch-site')
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return `Requests from another site are not allowed (Sec-Fetch-Site: ${site.slice(0, 20)})`
+  const origin = header(req, 'origin')
+  if (origin === undefined) return undefined
+  let host: string
+  try {
+    host = new URL(origin).host
+  } catch {
+    host = ''
+  }
+  return host !== '' && host === req.headers.host ? undefined : `Requests from another site are not allowed (Origin: ${origin.slice(0, 100)})`
+}
+
+async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = () => clickhouseError(ErrorCodes.QUERY_IS_TOO_LARGE, `The request body is larger than ${limit} bytes`)
+  if (Number(req.headers['content-length'] ?? 0) > limit) {
+    req.resume()
+    throw tooLarge()
+  }
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim()
   const decoders: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress> = {
     gzip: zlib.createGunzip,
@@ -191,11 +267,23 @@ async function readBody(req: http.IncomingMessage): Promise<Buffer> {
     req.resume()
     throw clickhouseError(ErrorCodes.UNSUPPORTED_MEDIA_TYPE, `Content-Encoding ${encoding.slice(0, 40)} is not supported (gzip, deflate and br are)`)
   }
-  const source: AsyncIterable<Buffer> = decoders[encoding] ? req.pipe(decoders[encoding]()) : req
+  const decoder = decoders[encoding]?.()
+  const source: AsyncIterable<Buffer> = decoder ? req.pipe(decoder) : req
+  // Counted as it arrives, decompressed: a small compressed body cannot unfold into gigabytes here.
   const chunks: Buffer[] = []
+  let size = 0
   try {
-    for await (const chunk of source) chunks.push(chunk)
+    for await (const chunk of source) {
+      size += chunk.length
+      if (size > limit) {
+        decoder?.destroy()
+        req.resume()
+        throw tooLarge()
+      }
+      chunks.push(chunk)
+    }
   } catch (err) {
+    if (size > limit) throw err
     throw clickhouseError(ErrorCodes.BAD_ARGUMENTS, `Cannot read the request body (${encoding}): ${(err as Error).message}`)
   }
   return Buffer.concat(chunks)
@@ -218,6 +306,7 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
 }
 
 function sendText(res: http.ServerResponse, status: number, text: string, headers: Record<string, string> = {}, headOnly = false): void {
+  if (res.headersSent) return void res.destroy()
   res.writeHead(status, { 'content-type': 'text/plain; charset=UTF-8', 'content-length': String(Buffer.byteLength(text)), 'keep-alive': `timeout=${KEEP_ALIVE_SECONDS}`, ...headers })
   res.end(headOnly ? undefined : text)
 }
@@ -225,7 +314,9 @@ function sendText(res: http.ServerResponse, status: number, text: string, header
 /** ClickHouse's error response: status by exception code, the code in a header, the text as the body. */
 function sendError(res: http.ServerResponse, err: unknown, queryId?: string): void {
   const info = exceptionInfo(err)
-  sendText(res, httpStatusFor(info.code), info.message + '\n', {
+  const status = httpStatusFor(info.code)
+  sendText(res, status, info.message + '\n', {
+    ...(status === 401 ? { 'www-authenticate': 'Basic realm="ClickHouse", charset="UTF-8"' } : {}),
     'x-clickhouse-exception-code': String(info.code),
     ...(queryId ? { 'x-clickhouse-query-id': queryId } : {}),
     'x-clickhouse-summary': JSON.stringify(summaryOf(undefined)),

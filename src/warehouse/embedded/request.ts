@@ -1,4 +1,4 @@
-import type { EmbeddedEngine, RunResult } from './engine.ts'
+import type { ConnectionRole, EmbeddedEngine, RunResult } from './engine.ts'
 import { ErrorCodes, clickhouseError } from './errors.ts'
 import type { EngineSettings } from './settings.ts'
 
@@ -14,7 +14,8 @@ export interface EmbeddedRequest {
   database?: string
   /** output format when the SQL has no FORMAT clause */
   format?: string
-  readonly?: boolean
+  /** who asks (engine.ts); `readonly` among the settings can only make a writer a reader */
+  role?: ConnectionRole
   signal?: AbortSignal
 }
 
@@ -22,19 +23,24 @@ export interface EmbeddedRequest {
  * Runs one request on a connection of its own, opened with the request's settings and closed after it.
  * Opening a native connection costs ~0.07 ms on a running engine (measured), and it makes every request
  * stateless like a sessionless HTTP request: nothing it SETs, USEs or creates as a temporary table can
- * leak into the next one, and `readonly` is fixed before the statement runs.
+ * leak into the next one, and `readonly` is fixed before the statement runs. The request's settings are
+ * applied after that, so the engine judges them (readonly, constraints).
  */
 export async function runRequest(engine: EmbeddedEngine, req: EmbeddedRequest): Promise<RunResult> {
   const { readonly: asked, ...settings } = req.settings ?? {}
-  if (req.readonly && asked !== undefined && Number(asked) === 0) {
+  let role = req.role ?? 'owner'
+  if (asked !== undefined && asked !== '0') role = 'reader'
+  else if (asked !== undefined && role === 'reader') {
     throw clickhouseError(ErrorCodes.READONLY, "Cannot modify 'readonly' setting in readonly mode")
   }
-  const readonly = req.readonly === true || (asked !== undefined && asked !== '0')
-  const conn = engine.openConnection({ readonly, settings })
+  // ccproxy's own settings are the connection's from the start; a client's are applied after `readonly`.
+  const own = role === 'owner'
+  const conn = engine.openConnection({ role, ...(own ? { settings } : {}) })
   try {
     return await conn.run(req.sql, {
       ...(req.data ? { data: req.data } : {}),
       ...(req.params ? { params: req.params } : {}),
+      ...(!own && Object.keys(settings).length > 0 ? { settings } : {}),
       ...(req.database !== undefined ? { database: req.database } : {}),
       ...(req.format ? { format: req.format } : {}),
       ...(req.signal ? { signal: req.signal } : {}),

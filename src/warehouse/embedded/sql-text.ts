@@ -1,7 +1,8 @@
 /**
  * Just enough of ClickHouse's lexer to answer what the embedded engine must know before it runs a
  * statement: is it more than one statement, what FORMAT does it end with, where does an INSERT's inline
- * data start, and which functions does it call. It never rewrites SQL.
+ * data start. It never rewrites SQL, and it is no security boundary: what a statement may do is decided by
+ * the engine (see sandbox.ts and statement-gate.ts).
  */
 
 interface Token {
@@ -21,8 +22,6 @@ export interface SqlShape {
   format?: string
   /** INSERT … FORMAT x: offset of the inline data (may equal the text length: no inline data) */
   dataOffset?: number
-  /** lower-cased names written as calls `name(` (functions and table functions) */
-  calls: Set<string>
   /** INTO OUTFILE or FROM INFILE: client-side clauses that would touch local files */
   localFileClause: boolean
 }
@@ -75,7 +74,7 @@ function skipComment(sql: string, i: number): number {
   return -1
 }
 
-function* tokens(sql: string, from = 0): Generator<Token> {
+export function* tokens(sql: string, from = 0): Generator<Token> {
   let i = from
   while (i < sql.length) {
     const c = sql.charCodeAt(i)
@@ -134,7 +133,7 @@ function dataStart(sql: string, i: number): number {
 }
 
 export function analyzeSql(sql: string): SqlShape {
-  const shape: SqlShape = { keyword: '', calls: new Set(), localFileClause: false }
+  const shape: SqlShape = { keyword: '', localFileClause: false }
   const it = tokens(sql)
   let prev: Token | undefined
   let pending: Token | undefined
@@ -164,9 +163,6 @@ export function analyzeSql(sql: string): SqlShape {
     const upper = t.kind === 'word' ? t.text.toUpperCase() : ''
     const following = peek()
 
-    if ((t.kind === 'word' || t.kind === 'quoted') && following?.kind === 'punct' && following.text === '(') {
-      shape.calls.add(t.text.toLowerCase())
-    }
     if (
       (upper === 'INTO' && following?.kind === 'word' && following.text.toUpperCase() === 'OUTFILE') ||
       (upper === 'FROM' && following?.kind === 'word' && following.text.toUpperCase() === 'INFILE')

@@ -1,0 +1,72 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Exchange, type Endpoint } from '../record/exchange.ts'
+import type { GatewayMetrics } from '../sinks/metrics.ts'
+import type { GatewayDeps } from './deps.ts'
+import { chatRoutes } from './routes/chat.ts'
+import { messagesRoutes } from './routes/messages.ts'
+import { modelRoutes } from './routes/models.ts'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** set on every proxied route: what its request record is filed under */
+    endpoint?: Endpoint
+  }
+}
+
+/**
+ * The proxied API: each dialect a plugin of its own under its prefix (OpenAI under /v1, Anthropic under
+ * /v1/messages, the model list under /v1/models), sharing one onRequest hook that opens the request's
+ * exchange and checks its token before a byte of the body is read.
+ */
+export function proxiedRoutes(deps: GatewayDeps, metrics?: GatewayMetrics) {
+  return async (proxied: FastifyInstance): Promise<void> => {
+    proxied.addHook('onRequest', async (req, reply) => {
+      const endpoint = req.routeOptions.config.endpoint
+      if (!endpoint) return // an unknown path under /v1: a 404, nothing to measure
+      // In flight from the moment a proxied request is routed until its response is over, sent or abandoned.
+      if (metrics) reply.raw.once('close', metrics.started())
+      await admit(req, reply, deps, endpoint)
+    })
+    await proxied.register(async (openai) => chatRoutes(openai, deps), { prefix: '/v1' })
+    await proxied.register(async (anthropic) => messagesRoutes(anthropic, deps), { prefix: '/v1/messages' })
+    await proxied.register(async (models) => modelRoutes(models, deps), { prefix: '/v1/models' })
+  }
+}
+
+/**
+ * Starts measuring a proxied request and authenticates its caller. When the response is over — sent,
+ * failed or abandoned by the client — the exchange is finished and handed to `deps.onExchange` (never
+ * awaited: the request path does not wait on what happens to its measurements). A refused token is
+ * answered at once: the body is never read, and the connection is closed so a client still sending one
+ * cannot keep the gateway receiving it.
+ */
+async function admit(req: FastifyRequest, reply: FastifyReply, deps: GatewayDeps, endpoint: Endpoint): Promise<void> {
+  const exchange = new Exchange(endpoint)
+  req.exchange = exchange
+  // The id of the request's log row: lets a user quote it to an administrator, and tools correlate.
+  reply.raw.setHeader('x-ccproxy-request-id', exchange.id)
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) exchange.clientAborted = true
+    // Nothing was answered and the body never arrived whole: server.body_timeout, or the client left mid-upload.
+    if (exchange.statusCode === 0 && !req.raw.complete) {
+      exchange.fail(408, 'client_disconnected', 'the request body did not arrive in full (server.body_timeout, or the client went away)')
+    }
+    if (exchange.statusCode === 0) exchange.statusCode = reply.raw.statusCode
+    exchange.finish()
+    deps.onExchange(exchange)
+  })
+  exchange.clientIp = req.ip
+  exchange.userAgent = (req.headers['user-agent'] ?? '').slice(0, 512)
+  const conversationId = req.headers['x-conversation-id']
+  if (typeof conversationId === 'string') exchange.conversationId = conversationId.slice(0, 256)
+  exchange.joinTrace(req.headers.traceparent, req.headers.tracestate)
+  try {
+    const principal = await deps.auth.authenticate(req.headers, 'api')
+    exchange.tokenId = principal.tokenId
+    exchange.userName = principal.name
+    exchange.contentAllowed = principal.conversationLogging && deps.config.conversations.enabled
+  } catch (err) {
+    if (!req.raw.complete) reply.header('connection', 'close')
+    throw err
+  }
+}
