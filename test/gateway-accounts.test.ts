@@ -51,7 +51,7 @@ describe('upstream accounts', () => {
   })
 
   it('stores credentials encrypted at rest', async () => {
-    const rs = await t.gateway.services.warehouse.client.query({ query: 'SELECT credentials, key_hint FROM accounts', format: 'JSONEachRow' })
+    const rs = await t.gateway.services.warehouse.client.query({ query: 'SELECT credentials, key_hint FROM account_credentials', format: 'JSONEachRow' })
     const rows = await rs.json<{ credentials: string; key_hint: string }>()
     expect(rows.length).toBeGreaterThan(0)
     for (const row of rows) {

@@ -90,46 +90,31 @@ export class AccountRegistry {
   }
 
   async add(input: { name: string; api_key: string; priority?: number }): Promise<AccountView> {
-    const now = new Date()
-    const row: AccountRow = {
-      id: `acc_${randomUUID()}`,
+    const id = `acc_${randomUUID()}`
+    await this.store.add({
+      id,
       name: input.name,
       type: 'api_key',
       credentials: this.box.seal(JSON.stringify({ api_key: input.api_key })),
       key_hint: keyHint(input.api_key),
       priority: input.priority ?? 0,
       is_active: true,
-      created_at: now,
-      updated_at: now,
-    }
-    await this.store.save(row)
+    })
     await this.reload()
-    return this.get(row.id)!
+    return this.get(id)!
   }
 
   /** Updates a stored account; undefined when there is no such stored account. */
   async update(id: string, patch: { name?: string; priority?: number; is_active?: boolean; api_key?: string }): Promise<AccountView | undefined> {
-    const row = await this.store.get(id)
-    if (!row) return undefined
-    const next: AccountRow = {
-      ...row,
-      ...(patch.name !== undefined ? { name: patch.name } : {}),
-      ...(patch.priority !== undefined ? { priority: patch.priority } : {}),
-      ...(patch.is_active !== undefined ? { is_active: patch.is_active } : {}),
-      ...(patch.api_key !== undefined
-        ? { credentials: this.box.seal(JSON.stringify({ api_key: patch.api_key })), key_hint: keyHint(patch.api_key) }
-        : {}),
-      updated_at: new Date(),
-    }
-    await this.store.save(next)
+    const { api_key, ...rest } = patch
+    const key = api_key !== undefined ? { credentials: this.box.seal(JSON.stringify({ api_key })), key_hint: keyHint(api_key) } : undefined
+    if (!(await this.store.update(id, { ...rest, ...(key ? { key } : {}) }))) return undefined
     await this.reload()
     return this.get(id)
   }
 
   async remove(id: string): Promise<boolean> {
-    const row = await this.store.get(id)
-    if (!row) return false
-    await this.store.save({ ...row, updated_at: new Date() }, true)
+    if (!(await this.store.remove(id))) return false
     await this.reload()
     return true
   }

@@ -4,24 +4,30 @@ import { z } from 'zod'
 import { parseDuration } from '../duration.ts'
 import { GatewayError } from '../gateway/errors.ts'
 import { parseWith } from '../gateway/http.ts'
+import { displayName, idField } from './fields.ts'
 import type { Authenticator } from '../gateway/auth.ts'
 import type { TokenSigner } from '../tokens/jwt.ts'
 import type { TokenRegistry } from '../tokens/registry.ts'
-import type { TokenRow, TokenStore } from '../warehouse/tokens.ts'
+import type { NewToken, TokenRow, TokenStore } from '../warehouse/tokens.ts'
 import type { StatsStore } from '../warehouse/stats.ts'
 
 const mode = z.enum(['web', 'api', 'both'], { error: "mode must be 'web', 'api' or 'both'" })
 
+/** Within what a JavaScript Date and the tokens table's DateTime64 hold, and longer than anyone needs. */
+const MAX_LIFETIME_DAYS = 36_500
+
 const generateBody = z.object({
-  name: z.string().trim().min(1, 'name is required').max(200),
+  name: displayName,
   expires_in: z
     .string()
+    .max(64)
     .refine((s) => (parseDuration(s) ?? 0) > 0, 'expires_in must be a positive duration such as 720h or 30d')
+    .refine((s) => (parseDuration(s) ?? 0) <= MAX_LIFETIME_DAYS * 86_400_000, `expires_in must be at most ${MAX_LIFETIME_DAYS}d (100 years)`)
     .optional(),
   mode: mode.default('both'),
   enable_conversation_logging: z.boolean().default(false),
 })
-const revokeBody = z.object({ id: z.string().min(1, 'id is required') })
+const revokeBody = z.object({ id: idField })
 const settingsBody = z.object({ enable_conversation_logging: z.boolean() })
 
 interface TokenUsage {
@@ -58,13 +64,12 @@ export function tokenAdminRoutes(
     const body = parseWith(generateBody, req.body)
     const now = new Date(Math.floor(Date.now() / 1000) * 1000)
     const ttl = body.expires_in ? parseDuration(body.expires_in)! : deps.defaultExpiryMs
-    const row: TokenRow = {
+    const row: NewToken = {
       id: randomUUID(),
       name: body.name,
       mode: body.mode,
       created_at: now,
       expires_at: new Date(now.getTime() + ttl),
-      revoked_at: null,
       enable_conversation_logging: body.enable_conversation_logging,
     }
     const token = await signer.sign({ id: row.id, name: row.name, mode: row.mode, issuedAt: row.created_at, expiresAt: row.expires_at })
@@ -90,16 +95,15 @@ export function tokenAdminRoutes(
     const { id } = parseWith(revokeBody, req.body)
     const row = await store.get(id)
     if (!row) throw new GatewayError(404, 'token not found')
-    if (!row.revoked_at) await store.save({ ...row, revoked_at: new Date() })
+    if (!row.revoked_at) await store.revoke(id)
     registry.forget(id)
     return { message: 'token revoked successfully', id }
   })
 
   app.put<{ Params: { id: string } }>('/api/token/:id/settings', async (req) => {
     const body = parseWith(settingsBody, req.body)
-    const row = await store.get(req.params.id)
+    const row = await store.setConversationLogging(req.params.id, body.enable_conversation_logging)
     if (!row) throw new GatewayError(404, 'token not found')
-    await store.save({ ...row, enable_conversation_logging: body.enable_conversation_logging })
     registry.forget(row.id)
     return { message: 'token settings updated successfully', id: row.id, enable_conversation_logging: body.enable_conversation_logging }
   })

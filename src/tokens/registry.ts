@@ -2,7 +2,9 @@ import type { TokenRow, TokenStore } from '../warehouse/tokens.ts'
 
 /**
  * Token rows as the request path needs them: read from ClickHouse at most once per `ttlMs` per token, so
- * authentication costs no query on most requests while a revocation on any replica is seen within the TTL.
+ * authentication costs no query on most requests while a revocation on any replica is seen within the TTL
+ * (a row comes with its revocation, from the append-only token_revocations, so no cached or rewritten row
+ * can outlive one by more than that).
  * Also batches last-used times into one write a minute.
  */
 export class TokenRegistry {
@@ -23,11 +25,12 @@ export class TokenRegistry {
     // One read per token at a time, however many requests arrive together.
     const pending = this.store.get(id).then(
       (row) => {
-        this.#cache.set(id, { row, at: Date.now() })
+        // Not when forget() ran meanwhile: this read may predate a revocation made here.
+        if (this.#cache.get(id)?.pending === pending) this.#cache.set(id, { row, at: Date.now() })
         return row
       },
       (err) => {
-        this.#cache.delete(id)
+        if (this.#cache.get(id)?.pending === pending) this.#cache.delete(id)
         throw err
       },
     )

@@ -11,10 +11,21 @@ export function fromClickHouseTime(s: string | null): Date | null {
   return s === null ? null : new Date(`${s.replace(' ', 'T')}Z`)
 }
 
-let lastVersion = 0
+/** Milliseconds since the epoch, like Date.now. Stores take one so tests can run replicas whose clocks disagree. */
+export type Clock = () => number
 
-/** A strictly increasing version for ReplacingMergeTree rows: microseconds since the epoch. */
-export function nextVersion(): number {
-  lastVersion = Math.max(Date.now() * 1000, lastVersion + 1)
-  return lastVersion
+/**
+ * Versions for ReplacingMergeTree rows: microseconds by this replica's clock, strictly increasing here, and
+ * always above the version the change was based on. A change read the row it replaces, so it supersedes that
+ * row even when this replica's clock is behind the one that wrote it.
+ */
+export class Versions {
+  #last = 0
+
+  constructor(private readonly clock: Clock = Date.now) {}
+
+  next(above = 0): number {
+    this.#last = Math.max(this.clock() * 1000, this.#last + 1, above + 1)
+    return this.#last
+  }
 }
