@@ -60,7 +60,7 @@ describe('account selection', () => {
 describe('account health', () => {
   it('a 401 rests the account for the cool-down, then it is tried again', () => {
     const { p, advance } = pool('round_robin', [account('a'), account('b')])
-    p.report('a', { kind: 'auth_failure', status: 401 })
+    p.report('a', { kind: 'auth_failure' })
     expect(p.health('a').status).toBe('unhealthy')
     expect([pickId(p), pickId(p), pickId(p)]).toEqual(['b', 'b', 'b'])
     advance(60_001)
@@ -70,13 +70,25 @@ describe('account health', () => {
 
   it('repeated auth failures rest the account longer each time', () => {
     const { p, advance } = pool('round_robin', [account('a')])
-    p.report('a', { kind: 'auth_failure', status: 401 })
+    p.report('a', { kind: 'auth_failure' })
     advance(60_001)
-    p.report('a', { kind: 'auth_failure', status: 403 })
+    p.report('a', { kind: 'auth_failure' })
     advance(60_001)
     expect(p.health('a').status).toBe('unhealthy')
     advance(60_000)
     expect(p.health('a').status).toBe('healthy')
+  })
+
+  it('a 403 is counted for the admin view but never rests the account: it answers one request, not the key', () => {
+    const { p } = pool('round_robin', [account('a')])
+    for (let i = 0; i < 5; i++) p.report('a', { kind: 'not_permitted' })
+    expect(p.health('a')).toMatchObject({
+      status: 'healthy',
+      cooldown_until: null,
+      error_count: 5,
+      last_error: 'upstream refused a request as not permitted (403)',
+    })
+    expect(pickId(p)).toBe('a')
   })
 
   it('a 429 rests the account for retry-after, or the configured cool-down', () => {
@@ -102,7 +114,7 @@ describe('account health', () => {
 
   it('keeps health across a reload of the same accounts and forgets removed ones', () => {
     const { p } = pool('round_robin', [account('a'), account('b')])
-    p.report('a', { kind: 'auth_failure', status: 401 })
+    p.report('a', { kind: 'auth_failure' })
     p.setAccounts([account('a'), account('b')])
     expect(p.health('a').status).toBe('unhealthy')
     p.setAccounts([account('b')])

@@ -149,7 +149,7 @@ describe('failover between accounts', () => {
   })
 
   it('every account refusing its key is a 502, not the client’s 401', async () => {
-    for (const key of UPSTREAM_KEYS) t.upstream.forKey(key, { kind: 'error', status: 403, type: 'permission_error', message: 'no' })
+    for (const key of UPSTREAM_KEYS) t.upstream.forKey(key, { kind: 'error', status: 401, type: 'authentication_error', message: 'invalid x-api-key' })
     t.gateway.services.pool.setAccounts([]) // forget earlier health
     await t.gateway.services.accounts.reload()
     const err = await client().messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }).catch((e) => e)
@@ -158,7 +158,7 @@ describe('failover between accounts', () => {
   })
 
   it('no account available is a 503 with Retry-After', async () => {
-    // both accounts are resting after the 403s above
+    // both accounts are resting after the 401s above
     const res = await fetch(`${t.url}/v1/messages`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },

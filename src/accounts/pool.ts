@@ -17,7 +17,10 @@ export interface UpstreamAccount {
 
 export type Outcome =
   | { kind: 'success' }
-  | { kind: 'auth_failure'; status: number }
+  /** 401: the key itself was refused */
+  | { kind: 'auth_failure' }
+  /** 403: the key may not do what one request asked; says nothing about the next request */
+  | { kind: 'not_permitted' }
   | { kind: 'rate_limited'; retryAfterMs?: number }
   | { kind: 'overloaded'; status: number }
   | { kind: 'connection_error'; message: string }
@@ -142,7 +145,7 @@ export class AccountPool {
       case 'auth_failure':
         // The key was refused: rest it, longer each time it is refused again, up to an hour.
         s.authFailures++
-        s.lastError = `upstream refused the credentials (${outcome.status})`
+        s.lastError = 'upstream refused the credentials (401)'
         this.rest(s, 'auth', Math.min(this.opts.authFailureCooldownMs * 2 ** (s.authFailures - 1), MAX_AUTH_COOLDOWN_MS))
         break
       case 'rate_limited':
@@ -152,6 +155,11 @@ export class AccountPool {
       case 'connection_error':
         s.lastError = `connection failed: ${outcome.message}`
         this.rest(s, 'connection', CONNECTION_COOLDOWN_MS)
+        break
+      case 'not_permitted':
+        // Counted for the admin view, never rested: a client could otherwise bench every account with one
+        // request for a model or beta the keys may not use.
+        s.lastError = 'upstream refused a request as not permitted (403)'
         break
       case 'overloaded':
         // 529 and 5xx say the service is struggling, not this account: move on without resting it.

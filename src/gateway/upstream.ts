@@ -3,6 +3,8 @@ import type { AccountPool, UpstreamAccount } from '../accounts/pool.ts'
 import type { Exchange } from '../record/exchange.ts'
 import { Tracing } from '../sinks/tracing.ts'
 import { GatewayError } from './errors.ts'
+import { applyBetaPolicy, DROPPED_BETAS_HEADER, type BetaPolicy } from './betas.ts'
+import { classify, moreMeaningful } from './failover.ts'
 
 type Body = Dispatcher.ResponseData['body']
 
@@ -14,8 +16,8 @@ export type UpstreamResult =
   | { kind: 'failed'; status: number; headers: Record<string, string>; errorBody: Buffer; account: UpstreamAccount }
   /** no account could be tried: all are resting or inactive */
   | { kind: 'no_account'; retryAfterMs: number }
-  /** every account tried refused its credentials (the account's problem, not the client's) */
-  | { kind: 'auth_failed'; status: number }
+  /** every account tried refused its credentials with a 401 (the account's problem, not the client's) */
+  | { kind: 'auth_failed' }
   /** connection errors or timeouts on every attempt */
   | { kind: 'unreachable'; message: string }
 
@@ -25,10 +27,17 @@ export interface UpstreamOptions {
   connectTimeoutMs: number
   firstByteTimeoutMs: number
   idleTimeoutMs: number
+  /** claude.beta_policy and claude.beta_allow_list */
+  betaPolicy: 'forward' | 'allow_list'
+  betaAllowList: readonly string[]
 }
 
-/** Request headers that travel upstream; the caller's credentials never do (the account's key replaces them). */
-const FORWARDED_REQUEST = /^(anthropic-|x-stainless-|x-claude-code-|content-type$|accept$|user-agent$|x-app$)/
+/**
+ * Request headers that travel upstream; the caller's credentials never do (the account's key replaces them).
+ * Of the anthropic-* headers only the version and the betas: the others (anthropic-workspace-id…) concern
+ * the account, which is the gateway's, and one that does not match its key could get the key refused.
+ */
+const FORWARDED_REQUEST = /^(anthropic-version$|anthropic-beta$|x-stainless-|x-claude-code-|content-type$|accept$|user-agent$|x-app$)/
 /** Response headers worth relaying to the client. */
 const RELAYED_RESPONSE = /^(content-type$|request-id$|retry-after$|retry-after-ms$|x-should-retry$|anthropic-)/
 
@@ -57,13 +66,15 @@ function retryAfterMs(headers: Record<string, string>): number | undefined {
 
 /**
  * Calls the Anthropic API with pooled keep-alive connections. Failover happens only before any byte has
- * gone to the client: 401/403 rest the account and try the next; 429, 529, 5xx and connection errors try
- * the next; any other answer (a 400, a success) is final. There is no total timeout, only a connect timeout,
- * a time-to-first-byte timeout and an idle timeout between chunks, so a long generation is never cut.
+ * gone to the client: a 401 rests the account and tries the next; 403, 429, 529, 5xx and connection errors
+ * try the next (failover.ts says why, and which failure the client sees when all fail); any other answer
+ * (a 400, a success) is final. There is no total timeout, only a connect timeout, a time-to-first-byte
+ * timeout and an idle timeout between chunks, so a long generation is never cut.
  */
 export class Upstream {
   readonly #agent: Agent
   readonly #apiUrl: URL
+  readonly #betas: BetaPolicy
 
   constructor(
     private readonly opts: UpstreamOptions,
@@ -71,6 +82,7 @@ export class Upstream {
     private readonly tracing: Tracing = Tracing.off(),
   ) {
     this.#apiUrl = new URL(opts.apiUrl)
+    this.#betas = opts.betaPolicy === 'allow_list' ? { policy: 'allow_list', allowed: new Set(opts.betaAllowList) } : { policy: 'forward' }
     this.#agent = new Agent({
       connect: { timeout: opts.connectTimeoutMs },
       headersTimeout: opts.firstByteTimeoutMs,
@@ -87,12 +99,14 @@ export class Upstream {
     exchange: Exchange,
   ): Promise<UpstreamResult> {
     const tried = new Set<string>()
-    let last: UpstreamResult | undefined
+    let last: Extract<UpstreamResult, { kind: 'failed' | 'auth_failed' | 'unreachable' }> | undefined
+    const { headers: requestHeaders, dropped } = applyBetaPolicy(req.headers, this.#betas)
+    const droppedHeader: Record<string, string> = dropped.length > 0 ? { [DROPPED_BETAS_HEADER]: dropped.join(',') } : {}
     // One span for the whole call, failovers included; every attempt carries its traceparent.
     const traceHeaders = this.tracing.begin(exchange, this.#apiUrl)
     while (tried.size < this.opts.maxAttempts) {
       const pick = this.pool.pick(tried)
-      if (!pick.account) return last ?? { kind: 'no_account', retryAfterMs: pick.retryAfterMs }
+      if (!pick.account) return last ? settle(last, exchange) : { kind: 'no_account', retryAfterMs: pick.retryAfterMs }
       const account = pick.account
       tried.add(account.id)
       exchange.attempts++
@@ -103,7 +117,7 @@ export class Upstream {
         res = await request(this.url(req.path), {
           dispatcher: this.#agent,
           method: req.method,
-          headers: { ...req.headers, ...traceHeaders, 'x-api-key': account.apiKey },
+          headers: { ...requestHeaders, ...traceHeaders, 'x-api-key': account.apiKey },
           body: req.body ?? null,
           signal: req.signal,
         })
@@ -112,10 +126,10 @@ export class Upstream {
         if (req.signal.aborted) throw err
         const message = describeConnectionError(err)
         this.pool.report(account.id, { kind: 'connection_error', message })
-        last = { kind: 'unreachable', message }
+        last = moreMeaningful(last, { kind: 'unreachable', message })
         continue
       }
-      const headers = relayable(res.headers)
+      const headers = { ...relayable(res.headers), ...droppedHeader }
       exchange.upstreamRequestId = headers['request-id'] ?? null
       if (res.statusCode < 400) {
         this.pool.report(account.id, { kind: 'success' })
@@ -125,21 +139,28 @@ export class Upstream {
       const errorBody = Buffer.from(await res.body.arrayBuffer().catch(() => new ArrayBuffer(0)))
       release()
       const failed = { kind: 'failed' as const, status: res.statusCode, headers, errorBody, account }
-      if (res.statusCode === 401 || res.statusCode === 403) {
-        this.pool.report(account.id, { kind: 'auth_failure', status: res.statusCode })
-        last = { kind: 'auth_failed', status: res.statusCode }
-      } else if (res.statusCode === 429) {
-        this.pool.report(account.id, { kind: 'rate_limited', ...optional('retryAfterMs', retryAfterMs(headers)) })
-        last = failed
-      } else if (res.statusCode >= 500) {
-        this.pool.report(account.id, { kind: 'overloaded', status: res.statusCode })
-        last = failed
-      } else {
-        // The request itself was refused (400, 404, 413…): another account would refuse it too.
-        return failed
+      switch (classify(res.statusCode)) {
+        case 'key_refused':
+          this.pool.report(account.id, { kind: 'auth_failure' })
+          last = moreMeaningful(last, { kind: 'auth_failed' })
+          break
+        case 'not_permitted':
+          this.pool.report(account.id, { kind: 'not_permitted' })
+          last = moreMeaningful(last, failed)
+          break
+        case 'rate_limited':
+          this.pool.report(account.id, { kind: 'rate_limited', ...optional('retryAfterMs', retryAfterMs(headers)) })
+          last = moreMeaningful(last, failed)
+          break
+        case 'upstream_error':
+          this.pool.report(account.id, { kind: 'overloaded', status: res.statusCode })
+          last = moreMeaningful(last, failed)
+          break
+        case 'final':
+          return failed
       }
     }
-    return last!
+    return settle(last!, exchange)
   }
 
   /** The upstream URL of a path, under any path prefix claude.api_url has (a corporate proxy's, say). */
@@ -150,6 +171,15 @@ export class Upstream {
   close(): Promise<void> {
     return this.#agent.close()
   }
+}
+
+/** The record names the account and request id of the answer the client gets, not those of the last attempt. */
+function settle<R extends UpstreamResult>(result: R, exchange: Exchange): R {
+  if (result.kind === 'failed') {
+    exchange.accountId = result.account.id
+    exchange.upstreamRequestId = result.headers['request-id'] ?? null
+  }
+  return result
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
@@ -173,7 +203,7 @@ export function unavailable(result: Extract<UpstreamResult, { kind: 'no_account'
         headers: { 'retry-after': String(Math.ceil(result.retryAfterMs / 1000)) },
       })
     case 'auth_failed':
-      return new GatewayError(502, `every upstream account tried was refused by Anthropic (${result.status}); the gateway administrator must check the account keys`, { type: 'api_error' })
+      return new GatewayError(502, 'every upstream account tried was refused by Anthropic (401); the gateway administrator must check the account keys', { type: 'api_error' })
     case 'unreachable':
       return new GatewayError(502, `upstream unreachable: ${result.message}`, { type: 'api_error' })
   }

@@ -44,11 +44,23 @@ export type Scenario =
   | { kind: 'hang-after-start' } // send 200 + message_start, then nothing more (idle stream)
   | { kind: 'drop' } // destroy the socket without a response
 
+/**
+ * A permission a key lacks (§4: 403 `permission_error`, "key lacks permission"): requests for this model or
+ * with this beta are refused, by every key or only by `apiKey`. The answer depends on the request, unlike
+ * a refused key (401).
+ */
+export interface Denial {
+  model?: string
+  beta?: string
+  apiKey?: string
+}
+
 export interface MockAnthropic {
   url: string
   requests: RecordedRequest[]
   enqueue(...s: Scenario[]): void
   forKey(apiKey: string, s: Scenario): void
+  deny(rule: Denial): void
   validKeys: Set<string> | null
   reset(): void
   close(): Promise<void>
@@ -378,6 +390,7 @@ function validateMessagesBody(body: any, version: string, countOnly: boolean): s
 export async function startMockAnthropic(opts?: { validKeys?: string[] }): Promise<MockAnthropic> {
   let queue: Scenario[] = []
   let perKey = new Map<string, Scenario>()
+  let denials: Denial[] = []
   let seq = 0
   let closing = false
   const nextId = (prefix: string) => `${prefix}_01Mock${String(++seq).padStart(8, '0')}`
@@ -457,6 +470,11 @@ export async function startMockAnthropic(opts?: { validKeys?: string[] }): Promi
     if (badJson) return sendError(400, 'invalid_request_error', 'There was an error parsing the body of your request: invalid JSON')
     const invalid = validateMessagesBody(body, version, isCount)
     if (invalid) return sendError(400, 'invalid_request_error', invalid)
+    const betas = String(req.headers['anthropic-beta'] ?? '').split(',').map((b) => b.trim())
+    const denied = denials.some(
+      (d) => (d.apiKey === undefined || d.apiKey === rec.apiKey) && (d.model === undefined || d.model === body.model) && (d.beta === undefined || betas.includes(d.beta)),
+    )
+    if (denied) return sendError(403, 'permission_error', DEFAULT_ERROR_MESSAGE.permission_error!)
 
     // Scenario: per-key rule wins over the one-shot queue; the queue is consumed by /v1/messages only.
     // On count_tokens only per-key error/hang/drop rules apply.
@@ -548,7 +566,8 @@ export async function startMockAnthropic(opts?: { validKeys?: string[] }): Promi
     validKeys: opts?.validKeys ? new Set(opts.validKeys) : null,
     enqueue: (...s) => { queue.push(...s) },
     forKey: (apiKey, s) => { perKey.set(apiKey, s) },
-    reset: () => { queue = []; perKey = new Map(); mock.requests.length = 0 },
+    deny: (rule) => { denials.push(rule) },
+    reset: () => { queue = []; perKey = new Map(); denials = []; mock.requests.length = 0 },
     close: async () => {
       closing = true
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
