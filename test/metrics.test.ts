@@ -8,6 +8,9 @@ import { METRIC } from '../src/sinks/metric-names.ts'
 import { metricsRoute } from '../src/admin/metrics-route.ts'
 import type { RequestRecord } from '../src/record/request-record.ts'
 import type { ExporterStats } from '../src/sinks/exporter.ts'
+import { Exchange } from '../src/record/exchange.ts'
+import { toRecord } from '../src/record/build.ts'
+import { Redactor } from '../src/record/redaction.ts'
 import { ADMIN_KEY, UPSTREAM_KEYS, eventually, startTestGateway, type TestGateway } from './support/gateway.ts'
 
 // ---------------------------------------------------------------------------------------------
@@ -208,32 +211,51 @@ describe('GatewayMetrics: labels', () => {
   })
 
   it('never lets what the record carries beside ids, models and outcomes into a label', async () => {
+    // The record is built the way the gateway builds it, from an exchange a hostile client filled in.
     const key = `sk-ant-api03-${'Q'.repeat(93)}AA`
+    const exchange = new Exchange('messages')
+    Object.assign(exchange, {
+      tokenId: 'tok_alice',
+      userName: 'SECRET-user-name',
+      accountId: ACCOUNT_A,
+      attempts: 1,
+      requestedModel: key,
+      responseModel: 'claude "sonnet"\nwith a newline',
+      clientIp: '203.0.113.77',
+      userAgent: 'SECRET-agent',
+      upstreamRequestId: 'req_SECRET',
+      conversationId: 'conv-SECRET',
+      stopReason: 'SECRET-stop',
+    })
+    exchange.fail(400, 'SECRET type', `SECRET upstream said ${key}`)
+    Object.assign(exchange.usage, { input_tokens: 1, output_tokens: 1 })
+    exchange.finish()
     const m = metricsOf({ tokenLabels: true, accounts: [{ id: ACCOUNT_A, up: true }] })
-    m.observe(
-      record({
-        usage: [1, 1, 0, 0],
-        model: key,
-        response_model: 'claude "sonnet"\nwith a newline',
-        user_name: 'SECRET-user-name',
-        client_ip: '203.0.113.77',
-        user_agent: 'SECRET-agent',
-        upstream_request_id: 'req_SECRET',
-        conversation_id: 'conv-SECRET',
-        error_message: `SECRET upstream said ${key}`,
-        trace_id: 'SECRET-trace',
-        stop_reason: 'SECRET-stop',
-        content: { system_prompt: 'SECRET', messages_json: '[]', prompt: 'SECRET', completion: 'SECRET', tool_calls: '[]', tool_results: '[]' },
-      }),
-    )
+    m.observe(toRecord(exchange, new Redactor({ builtin: true, rules: [] })))
     const { body } = await m.exposition()
     expect(body).not.toContain('SECRET')
     expect(body).not.toContain('sk-ant')
     expect(body).not.toContain('203.0.113.77')
     expect(body).not.toContain('newline')
-    // a model name that does not look like a model id is shown as "other"
+    // a model name that is neither known nor vouched for by the upstream is shown as "other"
     expect(total(parse(body), METRIC.requests, { model: 'other', token: 'tok_alice', account: ACCOUNT_A })).toBe(1)
-    expect(total(parse(body), `${METRIC.operationDuration}_count`, { gen_ai_request_model: 'other', gen_ai_response_model: 'other' })).toBe(1)
+    expect(total(parse(body), `${METRIC.operationDuration}_count`, { gen_ai_request_model: 'other', gen_ai_response_model: 'other', error_type: 'api_error' })).toBe(1)
+  })
+
+  it('an unknown model the upstream answered keeps its name; one it refused is `other`', async () => {
+    const m = metricsOf({ tokenLabels: false, accounts: [] })
+    const asked = (model: string, status: number) => {
+      const exchange = new Exchange('messages')
+      Object.assign(exchange, { attempts: 1, requestedModel: model, statusCode: status, ...(status === 200 ? { responseModel: `${model}-20270101` } : {}) })
+      if (status !== 200) exchange.fail(status, 'not_found_error', `model: ${model}`)
+      exchange.finish()
+      m.observe(toRecord(exchange, new Redactor({ builtin: true, rules: [] })))
+    }
+    asked('claude-newer-9', 200)
+    asked('claude-typo-9', 404)
+    asked('claude-sonnet-4-6', 429)
+    const s = parse((await m.exposition()).body)
+    expect(new Set(pick(s, METRIC.requests).map((x) => x.labels.model))).toEqual(new Set(['claude-newer-9', 'other', 'claude-sonnet-4-6']))
   })
 })
 

@@ -136,7 +136,17 @@ describe('request_logs rows', () => {
   it('failed requests are recorded too: upstream errors, no account, client mistakes', async () => {
     t.upstream.enqueue({ kind: 'error', status: 400, type: 'invalid_request_error', message: 'bad things' })
     await anthropic(plain.token).messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch(() => {})
-    expect((await latest()).log).toMatchObject({ status_code: 400, success: false, error_type: 'invalid_request_error', error_message: 'bad things', token_id: plain.id })
+    // the upstream's text can echo the request: kept (redacted) only for a token that logs conversations
+    expect((await latest()).log).toMatchObject({
+      status_code: 400,
+      success: false,
+      error_type: 'invalid_request_error',
+      error_message: 'the request was invalid (the details are not kept: this token does not log conversations)',
+      token_id: plain.id,
+    })
+    t.upstream.enqueue({ kind: 'error', status: 400, type: 'invalid_request_error', message: 'bad things' })
+    await anthropic(optedIn.token).messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch(() => {})
+    expect((await latest()).log).toMatchObject({ status_code: 400, error_message: 'bad things', token_id: optedIn.id })
 
     await openai(plain.token).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], n: 3 }).catch(() => {})
     expect((await latest()).log).toMatchObject({ endpoint: 'chat.completions', status_code: 400, success: false, error_type: 'invalid_request_error' })

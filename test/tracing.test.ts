@@ -102,9 +102,9 @@ describe('the inference span', () => {
       'gen_ai.request.temperature': 0.5,
       'gen_ai.request.top_p': 0.9,
       'gen_ai.request.top_k': 40,
-      'gen_ai.request.stop_sequences': ['END'],
       'gen_ai.request.stream': false,
-      'gen_ai.conversation.id': 'conv-7',
+      // a token without conversation logging: the client's id as a keyed pseudonym (record/privacy.ts)
+      'gen_ai.conversation.id': record.conversation_id,
       'server.address': upstream.hostname,
       'server.port': Number(upstream.port),
       'ccproxy.token.id': plain.id,
@@ -112,9 +112,12 @@ describe('the inference span', () => {
       'ccproxy.mode': 'api',
       'ccproxy.request_log.id': record.id,
     })
+    expect(record.conversation_id).toMatch(/^anon-/)
     expect(record.prompt_tokens).toBe(119)
     expect(record.account_id).not.toBe('')
     expect(span.resource['service.name']).toBe('ccproxy')
+    // stop sequences are text the client wrote: only for tokens that opted in (the next test)
+    expect(span.attributes['gen_ai.request.stop_sequences']).toBeUndefined()
     expect(span.scope).toMatchObject({ name: 'ccproxy', schemaUrl: 'https://opentelemetry.io/schemas/1.41.0' })
 
     expect(record).toMatchObject({ trace_id: span.traceId, span_id: span.spanId })
@@ -123,7 +126,8 @@ describe('the inference span', () => {
   })
 
   it('a streamed OpenAI request: stream flag, time to first chunk, conversation id from `user`', async () => {
-    const stream = await openai(t, plain.token).chat.completions.create({
+    // a token that opted in: its stop sequences are on the span too
+    const stream = await openai(t, optedIn.token).chat.completions.create({
       model: MODEL,
       stream: true,
       user: 'conv-9',
@@ -145,12 +149,13 @@ describe('the inference span', () => {
       'gen_ai.response.finish_reasons': ['end_turn'],
       'gen_ai.request.max_tokens': 50,
       'gen_ai.request.stop_sequences': ['STOP'],
-      'gen_ai.conversation.id': 'conv-9',
+      'gen_ai.conversation.id': record.conversation_id,
       'gen_ai.usage.input_tokens': record.prompt_tokens,
       'gen_ai.usage.output_tokens': record.completion_tokens,
       'gen_ai.response.id': t.exchanges.at(-1)!.responseId,
     })
     expect(span.attributes['gen_ai.response.id']).toMatch(/^msg_/)
+    expect(record.conversation_id).toBe("conv-9") // opted in: kept (masked like content)
     expect(upstreamHeader(t, 'traceparent')).toBe(`00-${span.traceId}-${span.spanId}-01`)
   })
 

@@ -1,14 +1,24 @@
 import type { Exchange } from './exchange.ts'
 import type { Redactor } from './redaction.ts'
 import type { RequestRecord } from './request-record.ts'
+import { boundedModel } from './model-name.ts'
+import { boundedErrorType, boundedUserAgent, ownErrorMessage, pseudonym } from './privacy.ts'
 
 const MAX_ERROR_MESSAGE = 2000
 
 /**
- * The one place a finished exchange becomes a RequestRecord. Content is included only when the exchange
- * captured it (the token opted in and conversations are enabled), and only after redaction.
+ * The one place a finished exchange becomes a RequestRecord. What the client wrote is kept only for tokens
+ * that opted in to conversation logging (with conversations enabled), and then only after redaction:
+ * content, error messages (which can quote the request), identifiers and the user agent. For every other
+ * token the record carries the gateway's own words, pseudonyms and known names (privacy.ts). Model names
+ * are bounded for every token: they become labels and aggregate keys (model-name.ts).
  */
 export function toRecord(e: Exchange, redactor: Redactor): RequestRecord {
+  const optedIn = e.contentAllowed
+  const errorType = boundedErrorType(e.errorType ?? (e.clientAborted ? 'client_disconnected' : ''))
+  const errorMessage = (e.errorMessage ?? (e.clientAborted ? 'the client disconnected before the response was complete' : '')).slice(0, MAX_ERROR_MESSAGE)
+  // Anthropic answers only models that exist: a 2xx from upstream, or a message naming its model, vouches for the name.
+  const accepted = e.responseModel !== null || (e.attempts > 0 && e.statusCode >= 200 && e.statusCode < 300)
   const u = e.usage
   const prompt = u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens
   const durationMs = e.durationMs ?? 0
@@ -23,14 +33,14 @@ export function toRecord(e: Exchange, redactor: Redactor): RequestRecord {
     account_id: e.accountId ?? '',
     mode: e.mode,
     endpoint: e.endpoint,
-    model: e.requestedModel ?? '',
-    response_model: e.responseModel ?? '',
+    model: boundedModel(e.requestedModel, accepted),
+    response_model: boundedModel(e.responseModel, true),
     stream: e.stream,
     status_code: e.statusCode,
     success: e.success && !e.clientAborted,
-    error_type: e.errorType ?? (e.clientAborted ? 'client_disconnected' : ''),
-    // Error texts can quote what was sent; they go through the same masking as content.
-    error_message: redactor.text((e.errorMessage ?? (e.clientAborted ? 'the client disconnected before the response was complete' : '')).slice(0, MAX_ERROR_MESSAGE)),
+    error_type: errorType,
+    // Error texts can quote what was sent (a tool argument, a model name, the upstream echoing the prompt).
+    error_message: optedIn ? redactor.text(errorMessage) : ownErrorMessage(errorType, errorMessage),
     stop_reason: e.stopReason ?? '',
     prompt_tokens: prompt,
     completion_tokens: u.output_tokens,
@@ -40,11 +50,16 @@ export function toRecord(e: Exchange, redactor: Redactor): RequestRecord {
     upstream_request_id: e.upstreamRequestId ?? '',
     retries: Math.max(0, e.attempts - 1),
     client_ip: e.clientIp,
-    user_agent: e.userAgent,
-    conversation_id: e.conversationId,
+    user_agent: optedIn ? redactor.text(e.userAgent) : boundedUserAgent(e.userAgent),
+    conversation_id: optedIn ? redactor.text(e.conversationId) : pseudonym(redactor.pseudonymKey, e.tokenId ?? '', e.conversationId),
     trace_id: e.traceId,
     span_id: e.spanId,
-    request_params: e.requestParams,
+    // stop sequences are text the client wrote; the numbers are not
+    request_params: optedIn || !e.requestParams.stop_sequences ? e.requestParams : withoutStops(e.requestParams),
     content: e.content ? redactor.content(e.content.content()) : null,
   }
+}
+
+function withoutStops({ stop_sequences: _, ...numbers }: RequestRecord['request_params']): RequestRecord['request_params'] {
+  return numbers
 }

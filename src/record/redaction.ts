@@ -1,50 +1,126 @@
+import { createHmac, randomBytes } from 'node:crypto'
+import type { Config } from '../config.ts'
 import type { ConversationContent } from './request-record.ts'
+import { SECRET_NAME, findSecrets, type SecretSpan } from './secret-rules.ts'
+import { mediaPlaceholder, mediaOf } from './media.ts'
 
 export interface RedactionRule {
   pattern: RegExp
   replacement: string
 }
 
+export interface RedactorOptions {
+  /** conversations.redact_builtin: the secret rules (secret-rules.ts) */
+  builtin: boolean
+  /** conversations.redact: the operator's own patterns, applied after the secret rules */
+  rules: Array<{ pattern: string; replacement: string }>
+  /** conversations.store_media: keep base64 images and documents in stored content */
+  storeMedia?: boolean
+  /** keys the pseudonyms of identifiers of tokens without conversation logging; random when not given */
+  pseudonymKey?: Buffer
+}
+
+/** Nested deeper than this, a part of a JSON document is not walked but withheld (a stack stays bounded). */
+const MAX_DEPTH = 128
+
 /**
- * Secrets people paste into conversations: API keys, bearer tokens, JWTs, cloud access keys. Masked before
- * content leaves the request path, whatever the configured rules add.
+ * What of the client's text a record may keep, and how it is masked: secrets found by the rule set become
+ * `[REDACTED_<KIND>]`, values of keys that name a secret (`"password": …`) too, base64 media become a
+ * placeholder unless stored on purpose. JSON fields are parsed and rebuilt, so masking works on the text as
+ * written (a PEM block pasted into a tool result, its newlines escaped in JSON, is still one block) and the
+ * result is always valid JSON.
  */
-export const BUILTIN_RULES: RedactionRule[] = [
-  { pattern: /\bsk-ant-[A-Za-z0-9_-]{20,}/g, replacement: '[REDACTED_ANTHROPIC_KEY]' },
-  { pattern: /\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_-]{20,}/g, replacement: '[REDACTED_API_KEY]' },
-  { pattern: /\bBearer\s+[A-Za-z0-9._~+/-]{16,}=*/gi, replacement: 'Bearer [REDACTED]' },
-  { pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, replacement: '[REDACTED_JWT]' },
-  { pattern: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, replacement: '[REDACTED_AWS_KEY]' },
-  { pattern: /\bgh[pousr]_[A-Za-z0-9]{36,}\b/g, replacement: '[REDACTED_GITHUB_TOKEN]' },
-]
-
 export class Redactor {
+  readonly #builtin: boolean
   readonly #rules: RedactionRule[]
+  readonly #storeMedia: boolean
+  readonly pseudonymKey: Buffer
 
-  constructor(opts: { builtin: boolean; rules: Array<{ pattern: string; replacement: string }> }) {
-    this.#rules = [
-      ...(opts.builtin ? BUILTIN_RULES : []),
-      ...opts.rules.map((r) => ({ pattern: new RegExp(r.pattern, 'g'), replacement: r.replacement })),
-    ]
+  constructor(opts: RedactorOptions) {
+    this.#builtin = opts.builtin
+    this.#rules = opts.rules.map((r) => ({ pattern: new RegExp(r.pattern, 'g'), replacement: r.replacement }))
+    this.#storeMedia = opts.storeMedia ?? false
+    this.pseudonymKey = opts.pseudonymKey ?? randomBytes(32)
   }
 
-  /** In JSON text the replacement is JSON-escaped, so masking never breaks the document. */
-  text(s: string, json = false): string {
-    let out = s
-    for (const rule of this.#rules) {
-      out = out.replace(rule.pattern, json ? JSON.stringify(rule.replacement).slice(1, -1) : rule.replacement)
-    }
+  /** From the configuration (after the secrets are in place: the pseudonym key derives from jwt.secret). */
+  static fromConfig(config: Config): Redactor {
+    return new Redactor({
+      builtin: config.conversations.redact_builtin,
+      rules: config.conversations.redact,
+      storeMedia: config.conversations.store_media,
+      pseudonymKey: createHmac('sha256', config.jwt.secret).update('ccproxy identifier pseudonyms').digest(),
+    })
+  }
+
+  /** Plain text with every secret masked. */
+  text(s: string): string {
+    let out = this.#builtin ? mask(s, findSecrets(s)) : s
+    for (const rule of this.#rules) out = out.replace(rule.pattern, rule.replacement)
     return out
+  }
+
+  /** A JSON document with every string in it masked, secret-named values withheld and media replaced. */
+  json(s: string): string {
+    let value: unknown
+    try {
+      value = JSON.parse(s)
+    } catch {
+      return JSON.stringify('[content withheld: not valid JSON]')
+    }
+    return JSON.stringify(this.#walk(value, '', 0))
   }
 
   content(c: ConversationContent): ConversationContent {
     return {
       system_prompt: this.text(c.system_prompt),
-      messages_json: this.text(c.messages_json, true),
+      messages_json: this.json(c.messages_json),
       prompt: this.text(c.prompt),
       completion: this.text(c.completion),
-      tool_calls: this.text(c.tool_calls, true),
-      tool_results: this.text(c.tool_results, true),
+      tool_calls: this.json(c.tool_calls),
+      tool_results: this.json(c.tool_results),
     }
   }
+
+  #walk(value: unknown, key: string, depth: number): unknown {
+    if (typeof value === 'string') {
+      if (!this.#storeMedia) {
+        const media = mediaOf(key, value)
+        if (media) return mediaPlaceholder(media)
+      }
+      if (this.#builtin && value !== '' && SECRET_NAME.test(key)) return '[REDACTED_SECRET]'
+      return this.text(value)
+    }
+    if (typeof value === 'number' && this.#builtin && SECRET_NAME.test(key)) return '[REDACTED_SECRET]'
+    if (value === null || typeof value !== 'object') return value
+    if (depth >= MAX_DEPTH) return '[content withheld: nested too deep]'
+    if (Array.isArray(value)) return value.map((item) => this.#walk(item, '', depth + 1))
+    const object = value as Record<string, unknown>
+    // an Anthropic base64 source: {type: 'base64', media_type, data}
+    const base64Source = object.type === 'base64' && typeof object.data === 'string' && !this.#storeMedia
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(object)) {
+      out[this.text(k)] =
+        base64Source && k === 'data' ? mediaPlaceholder({ mediaType: String(object.media_type ?? ''), base64: v as string }) : this.#walk(v, k, depth + 1)
+    }
+    return out
+  }
+}
+
+/** Replaces the spans (merged where they overlap) by `[REDACTED_<KIND>]`; the earliest span names a merged one. */
+export function mask(s: string, spans: SecretSpan[]): string {
+  if (spans.length === 0) return s
+  const merged: SecretSpan[] = []
+  for (const span of [...spans].sort((a, b) => a.start - b.start || b.end - a.end)) {
+    const last = merged.at(-1)
+    if (last && span.start < last.end) last.end = Math.max(last.end, span.end)
+    else merged.push({ ...span })
+  }
+  let out = ''
+  let at = 0
+  for (const span of merged) {
+    out += `${s.slice(at, span.start)}[REDACTED_${span.kind}]`
+    at = span.end
+  }
+  return out + s.slice(at)
 }

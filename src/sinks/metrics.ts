@@ -20,12 +20,6 @@ export interface GatewayMetricsOptions {
 }
 
 
-
-// A model name is chosen by the client; one that does not look like a model id (a pasted key, junk) is not
-// let into a label, where it would be exposed to every scraper and would never expire.
-const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,63}$/
-const modelLabel = (model: string): string => (model === '' || MODEL_ID.test(model) ? model : 'other')
-
 export class GatewayMetrics {
   /** our families and the default process metrics, in one exposition */
   readonly registry = new Registry()
@@ -147,7 +141,8 @@ export class GatewayMetrics {
 
   /** One finished request. */
   observe(r: RequestRecord): void {
-    const model = modelLabel(r.model)
+    // Already bounded by the record (record/model-name.ts): known or upstream-accepted models, else `other`.
+    const model = r.model
     const who = this.#tokenLabels ? { [LABEL.token]: r.token_id } : {}
     this.#requests.inc({
       [LABEL.endpoint]: r.endpoint,
@@ -170,7 +165,7 @@ export class GatewayMetrics {
       [LABEL.operationName]: operation,
       [LABEL.providerName]: PROVIDER,
       [LABEL.requestModel]: model,
-      [LABEL.responseModel]: modelLabel(r.response_model),
+      [LABEL.responseModel]: r.response_model,
     }
     this.#operationDuration.observe({ ...genai, [LABEL.errorType]: r.error_type }, r.duration_ms / 1000)
     // Only when upstream reported usage: a refused request used no tokens, and a zero would skew the histogram.

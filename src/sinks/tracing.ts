@@ -20,6 +20,7 @@ import type { Config } from '../config.ts'
 import type { Exchange } from '../record/exchange.ts'
 import type { RequestRecord } from '../record/request-record.ts'
 import { ATTR, OPERATION, PROVIDER, SCHEMA_URL, boundedJson, inputMessages, outputMessages, systemInstructions } from './genai-attributes.ts'
+import { boundedModel } from '../record/model-name.ts'
 
 /**
  * The OpenTelemetry sink: one CLIENT span per proxied request, following the GenAI semantic conventions.
@@ -152,7 +153,9 @@ export class Tracing {
     const carrier = { traceparent: exchange.traceParent, tracestate: exchange.traceState }
     if (!this.pipeline) return Object.fromEntries(Object.entries(carrier).filter(([, value]) => value !== ''))
     const operation = OPERATION[exchange.endpoint]
-    const model = exchange.requestedModel ?? ''
+    // The client's name until the upstream has answered: a known model or `other` (record/model-name.ts);
+    // end() names the span after the record's model.
+    const model = boundedModel(exchange.requestedModel, false)
     // the attributes a sampler may look at are set at the start, as the conventions ask
     const attributes: Attributes = {
       [ATTR.operationName]: operation,
@@ -182,6 +185,7 @@ export class Tracing {
     if (!span) return
     this.#spans.delete(exchange)
     if (span.isRecording()) {
+      if (record.model) span.updateName(`${OPERATION[record.endpoint]} ${record.model}`)
       span.setAttributes(spanAttributes(record, exchange.responseId))
       if (this.pipeline?.captureContent && record.content) span.setAttributes(contentAttributes(record))
       // The message stays in the request_logs row (ccproxy.request_log.id): error texts can quote the conversation.
@@ -213,6 +217,7 @@ function spanAttributes(r: RequestRecord, responseId: string | null): Attributes
   const chat = OPERATION[r.endpoint] === 'chat'
   return {
     [ATTR.requestStream]: r.stream,
+    ...(r.model ? { [ATTR.requestModel]: r.model } : {}),
     ...(r.response_model ? { [ATTR.responseModel]: r.response_model } : {}),
     ...(responseId ? { [ATTR.responseId]: responseId } : {}),
     ...(r.stop_reason ? { [ATTR.responseFinishReasons]: [r.stop_reason] } : {}),

@@ -1,0 +1,57 @@
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
+import { mask } from './record/redaction.ts'
+import { findSecrets } from './record/secret-rules.ts'
+
+/**
+ * The process log. A request line names the route, never the URL as sent: a query string, or the path of a
+ * request that matched no route, is whatever the client typed (a key in `?api_key=`, a prompt). Error lines
+ * keep the error's kind and where it happened; their message is masked like stored content, since a parse
+ * error or an upstream failure can quote what was sent.
+ */
+
+/** What the request log line says about a request: the route's pattern (/api/token/:id), not its URL. */
+export function requestForLog(req: {
+  method?: string
+  ip?: string
+  socket?: { remotePort?: number }
+  routeOptions?: { url?: string }
+}): Record<string, unknown> {
+  return {
+    method: req.method,
+    route: req.routeOptions?.url ?? '(no route)',
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  }
+}
+
+const MAX_MESSAGE = 500
+
+export function safeLogText(text: string): string {
+  const cut = text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text
+  return mask(cut, findSecrets(cut))
+}
+
+/** pino's error serializer, with the message masked and the stack reduced to its frames. */
+export function errorForLog(err: unknown): unknown {
+  if (!(err instanceof Error)) return err
+  const out = pino.stdSerializers.err(err) as unknown as Record<string, unknown>
+  const frames = (err.stack ?? '').split('\n').filter((line) => line.startsWith('    at '))
+  return { type: out.type, code: out.code, message: safeLogText(err.message), stack: frames.join('\n') }
+}
+
+/** The gateway's logger; `destination` for tests (stdout otherwise). */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
+    level,
+    serializers: { req: requestForLog, err: errorForLog },
+    hooks: {
+      // `log.error({ err }, err.message)`: the line's own text is the error's message, masked the same way
+      logMethod(args, method) {
+        const [first, text] = args as unknown[]
+        if (typeof first === 'object' && first !== null && 'err' in first && typeof text === 'string') args[1] = safeLogText(text)
+        return method.apply(this, args)
+      },
+    },
+  }
+  return destination ? pino(options, destination) : pino(options)
+}
