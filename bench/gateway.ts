@@ -41,7 +41,7 @@ export interface Gateway {
 /** The bench's password for the gateway's embedded HTTP interface (user: the default, ccproxy). */
 export const CLICKHOUSE_PASSWORD = 'bench-clickhouse-password'
 
-/** The real gateway (`tsx src/main.ts start`) on a fresh data dir with the embedded engine. */
+/** The real gateway (`node --import tsx src/main.ts start`, as `npm start`) on a fresh data dir with the embedded engine. */
 export async function startGateway(upstreamUrl: string): Promise<Gateway> {
   const dataDir = tempDir('ccproxy-bench-')
   const [port, chPort] = [await freePort(), await freePort()]
@@ -61,7 +61,7 @@ export async function startGateway(upstreamUrl: string): Promise<Gateway> {
     CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PASSWORD: CLICKHOUSE_PASSWORD,
     CCPROXY_LOG_LEVEL: 'warn',
   }
-  const child = startChild('gateway', join('node_modules', '.bin', 'tsx'), ['src/main.ts', 'start'], { ...inherited, ...ccproxyEnv })
+  const child = startChild('gateway', process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], { ...inherited, ...ccproxyEnv })
   const url = `http://127.0.0.1:${port}`
   await waitForHttp(child, `${url}/ready`, 60_000)
   return {

@@ -1,6 +1,6 @@
 // npm run bench — ccproxy's speed figures, each printed next to its target (met / NOT MET). No assertions.
 //
-// Children: the mock Anthropic API (bench/mock-upstream.ts) and the real gateway (`tsx src/main.ts start`)
+// Children: the mock Anthropic API (bench/mock-upstream.ts) and the real gateway (`node --import tsx src/main.ts start`)
 // on a fresh temp data dir with the embedded ClickHouse engine. All traffic goes to 127.0.0.1; the load
 // generator is this process and shares the machine's cores with both children.
 //

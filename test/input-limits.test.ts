@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect } from 'node:net'
-import { MAX_JSON_DEPTH } from '../src/gateway/json-depth.ts'
+import { MAX_JSON_DEPTH } from '../src/http/json-depth.ts'
 import Anthropic from '@anthropic-ai/sdk'
 import { startTestGateway, type TestGateway, json, ADMIN_KEY, eventually } from './support/gateway.ts'
 

@@ -25,7 +25,9 @@ describe('nothing is lost', () => {
       CCPROXY_CLAUDE_API_KEYS: 'sk-ant-api03-sigterm-test-key-00000',
       CCPROXY_LOGGING_FLUSH_INTERVAL: '10s', // records are still queued when the signal arrives
     }
-    const child = spawn(join('node_modules', '.bin', 'tsx'), ['src/main.ts', 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    // As `npm start` runs it: node itself, not the tsx CLI, which relays a signal and SIGKILLs its child
+    // when the child does not acknowledge within 30 ms (as happens on a loaded machine).
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stdout.on('data', (d) => (output += d))
     child.stderr.on('data', (d) => (output += d))

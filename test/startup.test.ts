@@ -4,11 +4,12 @@ import { mkdtempSync, statSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-// The command line as a user runs it: `npm start` is `tsx src/main.ts start`.
-const TSX = join('node_modules', '.bin', 'tsx')
+// The command line as a user runs it: `npm start` is `node --import tsx src/main.ts start` (the gateway is
+// the node process itself, so a signal reaches it directly).
+const GATEWAY = [process.execPath, '--import', 'tsx', 'src/main.ts'] as const
 
 function start(env: Record<string, string>) {
-  const child = spawn(TSX, ['src/main.ts', 'start'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(GATEWAY[0], [...GATEWAY.slice(1), 'start'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (d) => (output += d))
   child.stderr.on('data', (d) => (output += d))
@@ -57,7 +58,7 @@ describe('npm start on a fresh data directory', () => {
   }, 60_000)
 
   it('stops with one line per invalid setting', () => {
-    const res = spawnSync(TSX, ['src/main.ts', 'start'], {
+    const res = spawnSync(GATEWAY[0], [...GATEWAY.slice(1), 'start'], {
       env: { ...process.env, CCPROXY_SERVER_PORT: 'eighty', CCPROXY_CLAUDE_KEY_STRATEGY: 'fastest' },
       encoding: 'utf8',
     })
@@ -90,7 +91,7 @@ describe('npm start on a fresh data directory', () => {
   }, 60_000)
 
   it('says plainly when the configured ClickHouse server cannot be reached', () => {
-    const res = spawnSync(TSX, ['src/main.ts', 'start'], {
+    const res = spawnSync(GATEWAY[0], [...GATEWAY.slice(1), 'start'], {
       env: { ...process.env, CCPROXY_DATA_DIR: mkdtempSync(join(tmpdir(), 'ccproxy-dead-')), CCPROXY_CLICKHOUSE_URL: 'http://127.0.0.1:9' },
       encoding: 'utf8',
     })
@@ -100,7 +101,7 @@ describe('npm start on a fresh data directory', () => {
 
   it('npm run migrate applies the schema once', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ccproxy-migrate-'))
-    const run = () => spawnSync(TSX, ['src/main.ts', 'migrate'], { env: { ...process.env, CCPROXY_DATA_DIR: dataDir }, encoding: 'utf8' })
+    const run = () => spawnSync(GATEWAY[0], [...GATEWAY.slice(1), 'migrate'], { env: { ...process.env, CCPROXY_DATA_DIR: dataDir }, encoding: 'utf8' })
     const first = run()
     expect(first.status).toBe(0)
     expect(first.stdout).toContain('applied migration 0001_tokens_accounts')

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import { GatewayError } from '../gateway/errors.ts'
+import { GatewayError } from '../http/errors.ts'
 import { MIN_ADMIN_KEY_CHARS, secretsEqual } from '../secrets.ts'
 import type { FailedAttempts } from './failed-attempts.ts'
 

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { GatewayError } from '../gateway/errors.ts'
+import { GatewayError } from '../http/errors.ts'
 
 // Query-string building blocks shared by the admin read APIs (logs, conversations, stats).
 //

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { TokenSigner } from '../tokens/jwt.ts'
 import type { TokenRegistry } from '../tokens/registry.ts'
 import type { TokenMode } from '../warehouse/tokens.ts'
-import { GatewayError } from './errors.ts'
+import { GatewayError } from '../http/errors.ts'
 
 export interface Principal {
   tokenId: string

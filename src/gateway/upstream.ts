@@ -2,7 +2,7 @@ import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici'
 import type { AccountPool, UpstreamAccount } from '../accounts/pool.ts'
 import type { Exchange } from '../record/exchange.ts'
 import { Tracing } from '../sinks/tracing.ts'
-import { GatewayError } from './errors.ts'
+import { GatewayError } from '../http/errors.ts'
 import { applyBetaPolicy, DROPPED_BETAS_HEADER, type BetaPolicy } from './betas.ts'
 import { classify, moreMeaningful } from './failover.ts'
 

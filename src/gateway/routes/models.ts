@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { clientGone, speaks } from '../http.ts'
+import { speaks } from '../../http/errors.ts'
+import { clientGone } from '../http.ts'
 import type { GatewayDeps } from '../deps.ts'
 
 interface AnthropicModel {
