@@ -6,7 +6,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { openEmbeddedEngine, type ConnectionRole, type EmbeddedEngine, type EngineConnection } from '../src/warehouse/embedded/engine.ts'
 import { createEmbeddedClient } from '../src/warehouse/embedded/connection.ts'
 import { analyzeSql, type SqlShape } from '../src/warehouse/embedded/sql-text.ts'
-import { clickhouseContract, expectClickHouseError } from './support/clickhouse-contract.ts'
+import { clickhouseContract } from './support/clickhouse-contract.ts'
 
 // chdb allows one data directory per process; vitest runs this file in a process of its own.
 let engine: EmbeddedEngine

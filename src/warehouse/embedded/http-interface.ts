@@ -1,8 +1,9 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import { isIP, type AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import zlib from 'node:zlib'
+import { secretsEqual } from '../../secrets.ts'
 import type { EmbeddedEngine } from './engine.ts'
 import { ErrorCodes, clickhouseError, exceptionInfo, httpStatusFor } from './errors.ts'
 import { runRequest } from './request.ts'
@@ -63,7 +64,7 @@ export async function startHttpInterface(engine: EmbeddedEngine, opts: HttpInter
     host,
     readonly: opts.readonly,
     user: opts.user,
-    passwordDigest: digest(opts.password),
+    password: opts.password,
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     timezone,
     logger: opts.logger,
@@ -108,7 +109,7 @@ interface Context {
   host: string
   readonly: boolean
   user: string
-  passwordDigest: Buffer
+  password: string
   bodyLimit: number
   timezone: string
   logger: HttpInterfaceOptions['logger']
@@ -209,8 +210,6 @@ function statementOf(query: string, body: Buffer): { sql: string; data?: Buffer 
   return { sql: text }
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest()
-
 /** ClickHouse's ways to send credentials: Basic auth, X-ClickHouse-User/-Key, or user/password parameters. */
 function credentials(req: http.IncomingMessage, q: URLSearchParams): { user: string; password: string } | undefined {
   const basic = /^Basic\s+(\S+)$/i.exec(header(req, 'authorization') ?? '')
@@ -228,8 +227,8 @@ function authenticate(ctx: Context, req: http.IncomingMessage, q: URLSearchParam
   const given = credentials(req, q)
   if (!given) throw clickhouseError(ErrorCodes.REQUIRED_PASSWORD, 'default: Authentication failed: password is required (send the user and password of clickhouse.embedded.http_user / http_password)')
   // Both compared, in constant time, whatever the first one says.
-  const userOk = timingSafeEqual(digest(given.user), digest(ctx.user))
-  const passwordOk = timingSafeEqual(digest(given.password), ctx.passwordDigest)
+  const userOk = secretsEqual(given.user, ctx.user)
+  const passwordOk = secretsEqual(given.password, ctx.password)
   if (!userOk || !passwordOk) {
     throw clickhouseError(ErrorCodes.AUTHENTICATION_FAILED, `${given.user.slice(0, 64)}: Authentication failed: password is incorrect, or there is no user with such name`)
   }
