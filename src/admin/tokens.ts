@@ -74,6 +74,7 @@ export function tokenAdminRoutes(
     }
     const token = await signer.sign({ id: row.id, name: row.name, mode: row.mode, issuedAt: row.created_at, expiresAt: row.expires_at })
     await store.save(row)
+    registry.remember({ ...row, revoked_at: null })
     return {
       token,
       id: row.id,

@@ -110,6 +110,18 @@ export class TokenStore {
     }))
   }
 
+  /** Every token with its revocation: what the gateway keeps in memory to authenticate without a query. */
+  async all(): Promise<TokenRow[]> {
+    const rs = await this.client.query({
+      query: `SELECT ${COLUMNS}, r.revoked_at AS revoked_at
+              FROM tokens AS t FINAL
+              LEFT JOIN (${REVOCATIONS} GROUP BY token_id) AS r ON r.token_id = t.id
+              SETTINGS join_use_nulls = 1`,
+      format: 'JSONEachRow',
+    })
+    return (await rs.json<StoredToken>()).map(fromStored)
+  }
+
   async lastUsed(id: string): Promise<Date | null> {
     const rs = await this.client.query({
       query: 'SELECT max(last_used_at) AS at FROM token_last_used WHERE token_id = {id:String} HAVING count() > 0',
