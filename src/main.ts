@@ -1,21 +1,12 @@
+import { constants } from 'node:os'
 import { loadConfig, ConfigError } from './config.ts'
-import { ensureSecrets } from './secrets.ts'
-import { openWarehouse } from './warehouse/index.ts'
 import { startGateway } from './server.ts'
+import { migrateCommand } from './migrate-command.ts'
 
 /** Command line: `start` (default) runs the gateway, `migrate` applies ClickHouse migrations and exits. */
 async function main(command = 'start'): Promise<void> {
   const config = loadConfig()
-  if (command === 'migrate') {
-    const warehouse = openWarehouse(ensureSecrets(config).config)
-    try {
-      const applied = await warehouse.migrate((m) => console.log(m))
-      console.log(applied.length ? `${applied.length} migration(s) applied` : 'schema is up to date')
-    } finally {
-      await warehouse.close()
-    }
-    return
-  }
+  if (command === 'migrate') return migrateCommand(config)
   if (command !== 'start') throw new ConfigError([`unknown command "${command}": use start or migrate`])
 
   const gateway = await startGateway(config, { logLevel: process.env.CCPROXY_LOG_LEVEL ?? 'info' })
@@ -51,18 +42,28 @@ async function main(command = 'start'): Promise<void> {
     log.warn('no upstream accounts: set claude.api_keys (CCPROXY_CLAUDE_API_KEYS) or POST /api/account/apikey')
   }
 
-  let stopping = false
-  const stop = (signal: string) => {
-    if (stopping) return
-    stopping = true
-    log.info({ signal }, 'shutting down')
-    gateway.close().then(
-      () => process.exit(0),
-      (err) => {
-        log.error({ err }, 'shutdown failed')
-        process.exit(1)
-      },
-    )
+  // First signal: a graceful shutdown within server.shutdown_timeout + server.shutdown_grace, exit 0 (1 if a
+  // step failed or overran). Second: spool what is queued and exit at once, 128 + the signal's number as a
+  // shell reports a death by signal (130 SIGINT, 143 SIGTERM). Third: exit without waiting for the spool.
+  let signals = 0
+  const stop = (signal: 'SIGTERM' | 'SIGINT') => {
+    const killed = 128 + constants.signals[signal]
+    signals++
+    if (signals === 1) {
+      log.info({ signal }, 'shutting down')
+      gateway.close().then(
+        () => process.exit(0),
+        (err) => {
+          log.error({ err }, 'shutdown failed')
+          process.exit(1)
+        },
+      )
+    } else if (signals === 2) {
+      log.warn({ signal }, 'second signal: spooling what is queued and exiting now')
+      gateway.abort().finally(() => process.exit(killed))
+    } else {
+      process.exit(killed)
+    }
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))

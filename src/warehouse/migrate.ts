@@ -2,13 +2,15 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createHash } from 'node:crypto'
-import type { ClickHouseClient } from '@clickhouse/client'
+import { ClickHouseError, type ClickHouseClient } from '@clickhouse/client'
+import { withMigrationLock, type LockOptions } from './migration-lock.ts'
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../clickhouse')
 
 export interface Migration {
   version: number
   name: string
+  /** of the file's text, line endings normalized (a CRLF checkout is the same migration) */
   checksum: string
   /** marked `-- ccproxy:optional`: a server that cannot run it skips it (a feature it lacks) */
   optional: boolean
@@ -21,9 +23,9 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .filter((f) => /^\d+_.+\.sql$/.test(f))
     .sort()
     .map((file) => {
-      const sql = readFileSync(join(dir, file), 'utf8')
+      const sql = readFileSync(join(dir, file), 'utf8').replace(/\r\n/g, '\n')
       const statements = sql
-        .split(/;[ \t]*(?:--[^\n]*)?(?:\r?\n|$)/)
+        .split(/;[ \t]*(?:--[^\n]*)?(?:\n|$)/)
         .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
         .filter(Boolean)
       return {
@@ -36,6 +38,9 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
     })
 }
 
+/** A migration file that no longer matches what was applied: start-up stops rather than guess. */
+export class MigrationChangedError extends Error {}
+
 const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations
 (
     version    UInt32,
@@ -47,14 +52,37 @@ const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations
 ENGINE = MergeTree
 ORDER BY version`
 
+/** Each applied version with the checksum of its newest ledger row ('' when that row has none). */
+async function readLedger(client: ClickHouseClient): Promise<Map<number, string>> {
+  const rs = await client.query({
+    query: 'SELECT version, argMax(checksum, applied_at) AS checksum FROM schema_migrations GROUP BY version',
+    format: 'JSONEachRow',
+  })
+  return new Map((await rs.json<{ version: number; checksum: string }>()).map((r) => [Number(r.version), r.checksum]))
+}
+
 export async function appliedVersions(client: ClickHouseClient): Promise<Set<number>> {
-  const rs = await client.query({ query: 'SELECT DISTINCT version FROM schema_migrations', format: 'JSONEachRow' })
-  return new Set((await rs.json<{ version: number }>()).map((r) => Number(r.version)))
+  return new Set((await readLedger(client)).keys())
+}
+
+function assertUnchanged(migrations: Migration[], ledger: Map<number, string>): void {
+  for (const m of migrations) {
+    const recorded = ledger.get(m.version)
+    if (recorded && recorded !== m.checksum) {
+      throw new MigrationChangedError(
+        `migration ${m.name} has changed since it was applied (checksum ${recorded} then, ${m.checksum} now): ` +
+          `restore clickhouse/${m.name}.sql as it was and put schema changes in a new numbered migration`,
+      )
+    }
+  }
 }
 
 /**
- * Applies, in order, every migration not yet recorded in schema_migrations. Each runs once; the
- * statements use IF NOT EXISTS so a migration interrupted half-way can simply run again.
+ * Applies, in order, every migration not yet recorded in schema_migrations, holding the migration lock so
+ * that migrators started together apply each migration once. A migration is recorded only after all of its
+ * statements succeeded; one that fails half-way runs again from its first statement at the next start, so
+ * every statement must be idempotent (IF NOT EXISTS, IF EXISTS, an INSERT that skips what is there).
+ * A recorded migration whose file has changed stops everything before anything runs.
  * `bootstrap` is a client on the server's default database, used to create ours.
  */
 export async function migrate(opts: {
@@ -63,30 +91,68 @@ export async function migrate(opts: {
   database: string
   migrations?: Migration[]
   log?: (msg: string) => void
+  lock?: Omit<LockOptions, 'log'>
 }): Promise<string[]> {
-  const { client, bootstrap, database } = opts
+  const { client, bootstrap, database, log } = opts
+  const migrations = opts.migrations ?? readMigrations()
   await bootstrap.command({ query: 'CREATE DATABASE IF NOT EXISTS {db:Identifier}', query_params: { db: database } })
   await client.command({ query: LEDGER })
-  const done = await appliedVersions(client)
-  const applied: string[] = []
-  for (const m of opts.migrations ?? readMigrations()) {
-    if (done.has(m.version)) continue
-    let note = ''
+  // The common start: nothing to do, and no lock taken.
+  const seen = await readLedger(client)
+  assertUnchanged(migrations, seen)
+  if (migrations.every((m) => seen.get(m.version))) return []
+
+  return withMigrationLock(
+    client,
+    async (lease) => {
+      const ledger = await readLedger(client)
+      assertUnchanged(migrations, ledger)
+      // synchronous: the next migrator reads the ledger as soon as it has the lock
+      const record = (m: Migration, note: string) =>
+        client.insert({
+          table: 'schema_migrations',
+          values: [{ version: m.version, name: m.name, checksum: m.checksum, note }],
+          format: 'JSONEachRow',
+          clickhouse_settings: { async_insert: 0 },
+        })
+      const applied: string[] = []
+      for (const m of migrations) {
+        lease.assertHeld()
+        if (ledger.has(m.version)) {
+          if (ledger.get(m.version) === '') {
+            // applied by a version of ccproxy that stored no checksum (or cleared by hand to accept the file)
+            await record(m, 'checksum recorded')
+            log?.(`migration ${m.name} was recorded without a checksum: recorded ${m.checksum}`)
+          }
+          continue
+        }
+        const note = await run(client, m)
+        lease.assertHeld()
+        await record(m, note)
+        log?.(note ? `optional migration ${m.name} ${note}` : `applied migration ${m.name}`)
+        applied.push(m.name)
+      }
+      return applied
+    },
+    { ...opts.lock, ...(log ? { log } : {}) },
+  )
+}
+
+/**
+ * Runs a migration's statements; '' when all ran. An optional migration whose first statement the server
+ * refuses (a feature it lacks) is skipped with a note; any other failure — a later statement, or ClickHouse
+ * unreachable — throws, and the migration stays unrecorded.
+ */
+async function run(client: ClickHouseClient, m: Migration): Promise<string> {
+  for (const [i, statement] of m.statements.entries()) {
     try {
-      for (const statement of m.statements) await client.command({ query: statement })
+      await client.command({ query: statement })
     } catch (err) {
-      if (!m.optional) throw new Error(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err })
-      note = `skipped: ${(err as Error).message.split('\n')[0]}`
+      if (m.optional && i === 0 && err instanceof ClickHouseError) return `skipped: ${err.message.split('\n')[0]}`
+      throw new Error(`migration ${m.name} failed at statement ${i + 1} of ${m.statements.length}: ${(err as Error).message}`, { cause: err })
     }
-    await client.insert({
-      table: 'schema_migrations',
-      values: [{ version: m.version, name: m.name, checksum: m.checksum, note }],
-      format: 'JSONEachRow',
-    })
-    opts.log?.(note ? `optional migration ${m.name} ${note}` : `applied migration ${m.name}`)
-    applied.push(m.name)
   }
-  return applied
+  return ''
 }
 
 /** True when every migration file has been applied (what /ready checks). */
