@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
+import { RequestLog } from './logging.ts'
 import type { Warehouse } from './warehouse/index.ts'
 import type { Exchange } from './record/exchange.ts'
 import { TokenSigner } from './tokens/jwt.ts'
@@ -87,6 +88,7 @@ export function buildApp(
   const { config } = services
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    logController: new RequestLog(['/health', '/ready', config.metrics.path]),
     trustProxy: config.server.trusted_proxies.length > 0 ? config.server.trusted_proxies : false,
     bodyLimit: config.server.body_limit,
     ...bodyTimeoutOptions(config.server.body_timeout),

@@ -1,5 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
+import { isIP } from 'node:net'
+import { parseDocument } from 'yaml'
 import { z } from 'zod'
 import { parseDuration } from './duration.ts'
 import { DEFAULT_READER_LIMITS } from './warehouse/embedded/sandbox.ts'
@@ -22,6 +23,9 @@ export const configSchema = z.strictObject({
     body_limit: z.number().int().positive().default(32 * 1024 * 1024),
     trusted_proxies: z.array(z.string().min(1)).default([]),
     shutdown_timeout: duration.prefault('30s'),
+    // after in-flight requests are answered (or cut), how long flushing and closing may take in all; the process
+    // exits at the latest shutdown_timeout + shutdown_grace after the signal. Half of it bounds the final inserts.
+    shutdown_grace: duration.refine((ms) => ms > 0, 'expected a duration above 0').prefault('10s'),
     // the whole request (headers and body) must arrive within this; 0 = no limit. The response is not timed.
     body_timeout: duration.prefault('120s'),
   }),
@@ -68,6 +72,8 @@ export const configSchema = z.strictObject({
         }),
       )
       .default([]),
+    // larger conversations are stored cut, with a marker (record/build.ts)
+    max_bytes: z.number().int().min(64 * 1024).default(4 * 1024 ** 2),
   }),
   logging: z.strictObject({
     buffer_size: z.number().int().positive().default(10_000),
@@ -75,6 +81,8 @@ export const configSchema = z.strictObject({
     flush_interval: duration.prefault('500ms'),
     workers: z.number().int().min(1).max(16).default(2),
     spool_max_bytes: z.number().int().positive().default(10 * 1024 ** 3),
+    buffer_max_bytes: z.number().int().min(1024 ** 2).default(256 * 1024 ** 2),
+    batch_max_bytes: z.number().int().min(64 * 1024).default(16 * 1024 ** 2),
   }),
   retention: z.strictObject({
     storage_policy: z.string().default(''),
@@ -194,27 +202,43 @@ function getPath(source: unknown, path: string[]): unknown {
  * Loads config.yaml (when present), applies CCPROXY_* environment overrides and validates the result.
  * Throws ConfigError with one line per problem: the key, the value and what is allowed.
  */
-export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overrides?: ConfigInput | object } = {}): Config {
+export function loadConfig(
+  opts: { file?: string; env?: NodeJS.ProcessEnv; overrides?: ConfigInput | object; warn?: (message: string) => void } = {},
+): Config {
   const env = opts.env ?? process.env
+  const warn = opts.warn ?? ((message: string) => console.warn(message))
   const file = opts.file ?? env.CCPROXY_CONFIG ?? 'config.yaml'
+  // The default config.yaml is optional (defaults and environment suffice); a file someone named is not.
+  if (opts.file === undefined && env.CCPROXY_CONFIG !== undefined && !existsSync(file)) {
+    throw new ConfigError([`CCPROXY_CONFIG=${file}: no such file`])
+  }
   let raw: Record<string, any> = {}
   if (existsSync(file)) {
-    try {
-      raw = (parseYaml(readFileSync(file, 'utf8')) as Record<string, any>) ?? {}
-    } catch (err) {
-      throw new ConfigError([`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`])
-    }
+    const doc = parseDocument(readFileSync(file, 'utf8'))
+    // The parser's whole message: it names the line and column and shows the line with a caret under the fault.
+    if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => `${file}: not valid YAML: ${e.message.trimEnd()}`))
+    raw = (doc.toJS() as Record<string, any>) ?? {}
   }
   for (const [key, value] of Object.entries(opts.overrides ?? {})) raw[key] = mergeDeep(raw[key], value)
   for (const group of ['server', 'admin', 'jwt', 'auth', 'claude', 'conversations', 'logging', 'retention', 'metrics', 'otel', 'clickhouse']) raw[group] ??= {}
   raw.clickhouse.embedded ??= {}
   raw.clickhouse.embedded.reader_limits ??= {}
+  const known = new Set(NOT_CONFIG_KEYS)
   for (const { path, kind } of leafKinds(configSchema)) {
+    known.add(envName(path))
     const text = env[envName(path)]
     if (text !== undefined) setPath(raw, path, fromEnv(text, kind))
   }
+  // A misspelt variable would otherwise be ignored without a word, and the setting silently left at its default.
+  for (const name of Object.keys(env).sort()) {
+    if (name.startsWith('CCPROXY_') && !known.has(name)) warn(`warning: ${name} is not a ccproxy setting and is ignored (a config key a.b_c is CCPROXY_A_B_C)`)
+  }
   const result = configSchema.safeParse(raw)
-  if (result.success) return result.data
+  if (result.success) {
+    const proxies = result.data.server.trusted_proxies.flatMap((entry, i) => (isTrustedProxy(entry) ? [] : [`server.trusted_proxies[${i}] = ${JSON.stringify(entry)}: ${TRUSTED_PROXY_FORMS}`]))
+    if (proxies.length > 0) throw new ConfigError(proxies)
+    return result.data
+  }
   throw new ConfigError(
     result.error.issues.map((issue) => {
       const key = issue.path.join('.')
@@ -225,6 +249,25 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
         : `${key} = ${shown}: ${issue.message}`
     }),
   )
+}
+
+/** CCPROXY_ variables that are not config keys: the config file's path, the log level, and the README's client token. */
+const NOT_CONFIG_KEYS = ['CCPROXY_CONFIG', 'CCPROXY_LOG_LEVEL', 'CCPROXY_TOKEN']
+
+const TRUSTED_PROXY_FORMS = 'expected an IP address, a CIDR range (10.0.0.0/8, fd00::/8), an address/netmask, or loopback, linklocal, uniquelocal'
+
+/** What fastify's trustProxy (proxy-addr) takes in a list; it would otherwise fail at start naming no key. */
+function isTrustedProxy(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true
+  const [address = '', range, ...rest] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (range === undefined) return true
+  if (/^\d{1,3}$/.test(range)) return Number(range) >= 1 && Number(range) <= (family === 4 ? 32 : 128)
+  if (family !== 4 || isIP(range) !== 4) return false
+  // a netmask is ones then zeros (255.255.0.0), and not all zeros
+  const host = ~range.split('.').reduce((n, octet) => n * 256 + Number(octet), 0) >>> 0
+  return host !== 0xffffffff && (host & (host + 1)) === 0
 }
 
 function mergeDeep(base: unknown, patch: unknown): unknown {

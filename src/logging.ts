@@ -1,3 +1,4 @@
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
 import { mask } from './record/redaction.ts'
 import { findSecrets } from './record/secret-rules.ts'
@@ -54,4 +55,27 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     },
   }
   return destination ? pino(options, destination) : pino(options)
+}
+
+/**
+ * Fastify's request lines, one per request: no "incoming request" line, a "request completed" line that
+ * carries the request too. Probes and scrapes (/health, /ready, the metrics path) log at debug only: a
+ * Kubernetes probe every few seconds would otherwise be most of the log.
+ */
+export class RequestLog extends LogController {
+  readonly #quiet: ReadonlySet<string>
+
+  constructor(quietRoutes: readonly string[]) {
+    super()
+    this.#quiet = new Set(quietRoutes)
+  }
+
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = { req: request, res: reply, responseTime: reply.elapsedTime }
+    if (error) reply.log.error({ ...line, err: error }, 'request errored')
+    else if (this.#quiet.has(request.routeOptions.url ?? '')) reply.log.debug(line, 'request completed')
+    else reply.log.info(line, 'request completed')
+  }
 }

@@ -7,12 +7,16 @@ import { openWarehouse, type Warehouse } from './warehouse/index.ts'
 import { startHttpInterface, type HttpInterface } from './warehouse/embedded/http-interface.ts'
 import { buildApp, createServices, type Services } from './app.ts'
 import type { Exchange } from './record/exchange.ts'
+import { describeChange } from './accounts/pool.ts'
 import type { RequestRecord } from './record/request-record.ts'
 import { toRecord } from './record/build.ts'
 import { Redactor } from './record/redaction.ts'
 import { ClickHouseExporter } from './sinks/exporter.ts'
 import { Tracing } from './sinks/tracing.ts'
 import { GatewayMetrics } from './sinks/metrics.ts'
+import { interruptible } from './sinks/interruptible.ts'
+import { Connections } from './http/drain.ts'
+import { runSteps } from './shutdown.ts'
 
 export interface RunningGateway {
   url: string
@@ -27,13 +31,23 @@ export interface RunningGateway {
   generatedAdminKey?: string
   /** the embedded HTTP interface's password, when it was generated on this start */
   generatedClickHousePassword?: string
+  /**
+   * Stops accepting, answers what is in flight (cut after server.shutdown_timeout), ends each keep-alive
+   * connection as its response ends, flushes and closes everything; every step bounded by one deadline,
+   * shutdown_timeout + shutdown_grace after the call. Rejects naming the steps that failed or overran.
+   */
   close(): Promise<void>
+  /**
+   * Stops waiting (a second signal): cuts every connection, and spools instead of inserting what the
+   * exporter holds. Resolves once that is on disk; the caller exits then.
+   */
+  abort(): Promise<void>
 }
 
 /**
  * Starts a gateway: secrets, warehouse (migrated), services, HTTP server, and in embedded mode the
  * ClickHouse HTTP interface. `close()` stops accepting, lets in-flight requests finish, then releases
- * everything in reverse order.
+ * everything in reverse order, within a deadline.
  */
 export async function startGateway(
   configIn: Config,
@@ -57,18 +71,27 @@ export async function startGateway(
   let services: Services | undefined
   let clickhouseHttp: HttpInterface | undefined
   let exporter: ClickHouseExporter | undefined
+  // Fired by abort(): the exporter's inserts give up and what it holds is spooled.
+  const cutoff = new AbortController()
   try {
-    await warehouse.migrate()
+    await warehouse.migrate((message) => logger.info(message))
     services = createServices(config, warehouse, log, tracing)
+    // An account's failures are logged when its condition changes, not once per request it fails.
+    services.pool.onChange = (c) => logger[c.to === 'ok' ? 'info' : 'warn']({ account: c.name, account_id: c.id, from: c.from, to: c.to }, describeChange(c))
+    await services.tokens.start()
     await services.accounts.reload()
     services.accounts.watch(30_000)
-    exporter = new ClickHouseExporter(warehouse.client, {
+    exporter = new ClickHouseExporter(interruptible(warehouse.client, cutoff.signal), {
       bufferSize: config.logging.buffer_size,
       batchSize: config.logging.batch_size,
+      bufferMaxBytes: config.logging.buffer_max_bytes,
+      batchMaxBytes: config.logging.batch_max_bytes,
       flushIntervalMs: config.logging.flush_interval,
       workers: config.logging.workers,
       spoolDir: join(config.data_dir, 'spool'),
       spoolMaxBytes: config.logging.spool_max_bytes,
+      // the rest of shutdown_grace is for spooling what is left and closing the rest
+      shutdownTimeoutMs: config.server.shutdown_grace / 2,
       log: logger.child({ component: 'exporter' }),
     })
     const sink = exporter
@@ -94,7 +117,7 @@ export async function startGateway(
     const onExchange = (exchange: Exchange) => {
       let record: RequestRecord
       try {
-        record = toRecord(exchange, redactor)
+        record = toRecord(exchange, redactor, config.conversations.max_bytes)
       } catch (err) {
         return log(err)
       }
@@ -104,6 +127,7 @@ export async function startGateway(
       if (opts.onExchange) each(() => opts.onExchange!(exchange, record))
     }
     const app = buildApp(services, { logger, onExchange, exporter: sink, metrics })
+    const connections = new Connections(app.server)
     if (warehouse.engine && embeddedHttp) {
       const embedded = config.clickhouse.embedded
       clickhouseHttp = await portOf('clickhouse.embedded.http_port', embedded.http_port, () =>
@@ -120,6 +144,33 @@ export async function startGateway(
     const address = await portOf('server.port', config.server.port, () => app.listen({ host: config.server.host, port: config.server.port }))
     const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1')
     const running = services
+    const { shutdown_timeout, shutdown_grace } = config.server
+    let closing: Promise<void> | undefined
+    const shutDown = async () => {
+      const latest = performance.now() + shutdown_timeout + shutdown_grace
+      // Stops accepting now; what it waits for (a query under way, a keep-alive client) is bounded below.
+      const httpClosed = clickhouseHttp?.close()
+      httpClosed?.catch(() => {}) // awaited (and reported) as a step below
+      const drained = await runSteps([{ name: 'answer the requests in flight', run: () => drain(app, connections, shutdown_timeout) }], latest)
+      // Once the requests are over, the rest has shutdown_grace.
+      const rest = await runSteps(
+        [
+          { name: 'flush the exporter', run: () => sink.shutdown() },
+          { name: 'flush tracing', run: () => tracing.shutdown() },
+          { name: 'flush token usage and close services', run: () => running.close() },
+          { name: 'close the ClickHouse HTTP interface', run: async () => httpClosed },
+          { name: 'close the warehouse', run: () => warehouse.close() },
+        ],
+        Math.min(latest, performance.now() + shutdown_grace),
+      )
+      const outcomes = [...drained, ...rest]
+      const steps = Object.fromEntries(outcomes.map((o) => [o.name, `${o.outcome} ${Math.round(o.ms)} ms`]))
+      const unfinished = outcomes.filter((o) => o.outcome !== 'done')
+      if (unfinished.length === 0) return logger.info({ steps }, 'shutdown complete')
+      for (const o of unfinished) if (o.outcome === 'failed') logger.error({ err: o.error }, `shutdown: ${o.name} failed`)
+      throw new Error(`shutdown incomplete within server.shutdown_timeout + server.shutdown_grace: ${unfinished.map((o) => `${o.name} ${o.outcome}`).join(', ')}`)
+    }
+    const close = () => (closing ??= shutDown())
     return {
       url,
       app,
@@ -131,13 +182,19 @@ export async function startGateway(
       ...(clickhouseHttp ? { clickhouseHttp } : {}),
       ...(generatedAdminKey ? { generatedAdminKey } : {}),
       ...(reader.generatedPassword ? { generatedClickHousePassword: reader.generatedPassword } : {}),
-      async close() {
-        await drain(app, config.server.shutdown_timeout)
-        await sink.shutdown()
-        await tracing.shutdown()
-        await clickhouseHttp?.close()
-        await running.close()
-        await warehouse.close()
+      close,
+      async abort() {
+        close().catch(() => {}) // stops accepting, if no signal did yet; its outcome no longer matters
+        cutoff.abort(new Error('shutdown: a second signal, spooling instead of waiting for ClickHouse'))
+        connections.cut()
+        await runSteps(
+          [
+            { name: 'record the requests cut', run: () => connections.settled() },
+            // records of responses that ended after the exporter stopped went to its overflow: flushed too
+            { name: 'spool the queue', run: () => sink.shutdown().then(() => sink.forceFlush()) },
+          ],
+          performance.now() + shutdown_grace,
+        )
       },
     }
   } catch (err) {
@@ -162,13 +219,17 @@ async function portOf<T>(key: string, port: number, listen: () => Promise<T>): P
 }
 
 /**
- * Stops accepting connections and lets in-flight requests finish; streams still running after `timeoutMs`
- * are cut (their exchanges still finish and are recorded).
+ * Stops accepting connections and lets in-flight requests finish, closing each connection as its response
+ * ends (idle ones at once); streams still running after `timeoutMs` are cut (their exchanges still finish
+ * and are recorded). Resolves once every response is over and recorded.
  */
-async function drain(app: FastifyInstance, timeoutMs: number): Promise<void> {
-  const timer = setTimeout(() => app.server.closeAllConnections(), timeoutMs)
+async function drain(app: FastifyInstance, connections: Connections, timeoutMs: number): Promise<void> {
+  const timer = setTimeout(() => connections.cut(), timeoutMs)
   try {
-    await app.close()
+    const closed = app.close()
+    connections.closing()
+    await closed
+    await connections.settled()
   } finally {
     clearTimeout(timer)
   }

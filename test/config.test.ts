@@ -28,10 +28,10 @@ describe('durations', () => {
 describe('config', () => {
   it('the shipped config.yaml holds every default', () => {
     const config = loadConfig({ file: 'config.yaml', env: {} })
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 33_554_432, trusted_proxies: [], shutdown_timeout: 30_000, body_timeout: 120_000 })
+    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 33_554_432, trusted_proxies: [], shutdown_timeout: 30_000, shutdown_grace: 10_000, body_timeout: 120_000 })
     expect(config.admin).toEqual({ key: '', max_failures: 10, failure_window: 300_000 })
-    expect(config.conversations).toEqual({ enabled: true, redact_builtin: true, store_media: false, redact: [] })
-    expect(config.logging).toEqual({ buffer_size: 10_000, batch_size: 1000, flush_interval: 500, workers: 2, spool_max_bytes: 10 * 1024 ** 3 })
+    expect(config.conversations).toEqual({ enabled: true, redact_builtin: true, store_media: false, redact: [], max_bytes: 4 * 1024 ** 2 })
+    expect(config.logging).toEqual({ buffer_size: 10_000, batch_size: 1000, flush_interval: 500, workers: 2, spool_max_bytes: 10 * 1024 ** 3, buffer_max_bytes: 256 * 1024 ** 2, batch_max_bytes: 16 * 1024 ** 2 })
     expect(config.retention).toEqual({ storage_policy: '', move_after: '', cold_volume: 'cold' })
     expect(config.metrics).toEqual({ enabled: true, path: '/metrics', bearer_token: '', token_labels: false })
     expect(config.otel).toEqual({ endpoint: '', service_name: '', capture_content: false, sample_ratio: 1 })
@@ -107,5 +107,59 @@ describe('config', () => {
   it('rejects a YAML file that does not parse, naming it', () => {
     const path = file('server: [unclosed\n')
     expect(() => loadConfig({ file: path, env: {} })).toThrow(/not valid YAML/)
+  })
+})
+
+describe('config a new user gets wrong', () => {
+  const problems = (f: () => unknown): string[] => {
+    try {
+      f()
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems
+      throw err
+    }
+    throw new Error('no ConfigError')
+  }
+
+  it('a CCPROXY_CONFIG file that does not exist is an error, not silently the defaults', () => {
+    expect(problems(() => loadConfig({ env: { CCPROXY_CONFIG: '/nonexistent/ccproxy.yaml' } }))).toEqual([
+      'CCPROXY_CONFIG=/nonexistent/ccproxy.yaml: no such file',
+    ])
+    const path = file('server:\n  port: 9191\n')
+    expect(loadConfig({ env: { CCPROXY_CONFIG: path } }).server.port).toBe(9191)
+  })
+
+  it('an unknown CCPROXY_ variable is a warning naming it; known ones are not', () => {
+    const warnings: string[] = []
+    const config = loadConfig({
+      file: 'config.yaml',
+      env: { CCPROXY_SERVER_PROT: '9000', CCPROXY_SERVER_PORT: '9001', CCPROXY_LOG_LEVEL: 'debug', CCPROXY_CONFIG: 'config.yaml', OTHER_THING: 'x' },
+      warn: (m) => warnings.push(m),
+    })
+    expect(config.server.port).toBe(9001)
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain('CCPROXY_SERVER_PROT')
+  })
+
+  it('a bad YAML file prints the parser whole message: line, column and the line itself', () => {
+    const path = file('server:\n  port: 80\n   host: x\n')
+    const [problem] = problems(() => loadConfig({ file: path, env: {} }))
+    expect(problem).toContain(`${path}: not valid YAML`)
+    expect(problem).toMatch(/line 2, column \d+/)
+    expect(problem).toContain('port: 80\n')
+    expect(problem).toContain('^')
+  })
+
+  it('a bad server.trusted_proxies entry names the key and the entry, from the file or the environment', () => {
+    expect(problems(() => loadConfig({ file: 'config.yaml', env: { CCPROXY_SERVER_TRUSTED_PROXIES: '10.0.0.1, 10.0.0.0/33' } }))).toEqual([
+      expect.stringMatching(/^server\.trusted_proxies\[1\] = "10\.0\.0\.0\/33": expected an IP address/),
+    ])
+    const path = file('server:\n  trusted_proxies: [nonsense, 10.0.0.0/255.0.0.1]\n')
+    expect(problems(() => loadConfig({ file: path, env: {} }))).toHaveLength(2)
+  })
+
+  it('takes every form fastify trustProxy takes', () => {
+    const list = ['loopback', 'linklocal', 'uniquelocal', '10.1.2.3', '10.0.0.0/8', '10.0.0.0/255.0.0.0', '::1', 'fd00::/8', '::ffff:10.0.0.1']
+    expect(loadConfig({ file: 'config.yaml', env: { CCPROXY_SERVER_TRUSTED_PROXIES: list.join(',') } }).server.trusted_proxies).toEqual(list)
   })
 })

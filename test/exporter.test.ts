@@ -199,6 +199,12 @@ async function lostAckUrl(target: string): Promise<string> {
 const segments = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort()
 const rejected = (dir: string) => readdirSync(join(dir, 'rejected')).sort()
 
+const batchOf = (rs: RequestRecord[]) => ({
+  token: randomUUID(),
+  request_logs: rs.map(requestLogRow),
+  conversation_contents: rs.flatMap((r) => conversationRow(r) ?? []),
+})
+
 function enqueueAll(e: ClickHouseExporter, rs: RequestRecord[]): void {
   for (const r of rs) e.enqueue(r)
 }
@@ -224,6 +230,53 @@ describe.each([
     expect(outcomes.sort()).toEqual(['written:1000', 'written:1000', 'written:500'])
     expect(e.stats()).toMatchObject({ queueDepth: 0, rowsWritten: 2500, conversationRowsWritten: withContent(rs), rowsSpooled: 0, rowsDropped: 0, batches: 3 })
     await e.shutdown()
+  })
+
+  it('one row ClickHouse refuses costs that row only: a batch of 1,000 with one poisoned row stores 999', async () => {
+    const db = await freshDatabase()
+    const dir = spoolDir()
+    const { log, lines } = capture()
+    const e = exporter(clientOf(db), { spoolDir: dir, log })
+    await e.start()
+    const rs = records(1000)
+    // A lone surrogate, written as JSON's \ud800 escape: ClickHouse refuses it (CANNOT_PARSE_ESCAPE_SEQUENCE).
+    const poisoned = rs[617]!
+    poisoned.model = 'claude-\ud800-bad'
+    await expect(clientOf(db).insert({ table: 'request_logs', values: [requestLogRow(poisoned)], format: 'JSONEachRow' })).rejects.toMatchObject({ code: '25' })
+    enqueueAll(e, rs)
+    await e.forceFlush()
+
+    expect(await db.counts()).toEqual({ requests: 999, distinctRequests: 999, conversations: withContent(rs), usage: 999 })
+    const stored = await (await db.embedded.query({ query: 'SELECT countIf(id = {id:UUID}) AS n FROM request_logs', query_params: { id: poisoned.id }, format: 'JSONEachRow' })).json<{ n: string }>()
+    expect(Number(stored[0]!.n)).toBe(0)
+    expect(e.stats()).toMatchObject({ rowsWritten: 999, conversationRowsWritten: withContent(rs), rowsDropped: 1, conversationRowsDropped: 0, rowsSpooled: 0, queueDepth: 0 })
+    const kept = rejected(dir)
+    expect(kept).toHaveLength(1)
+    const row = JSON.parse(readFileSync(join(dir, 'rejected', kept[0]!), 'utf8'))
+    expect(row).toMatchObject({ table: 'request_logs', reason: { code: 25, type: 'CANNOT_PARSE_ESCAPE_SEQUENCE' }, row: { id: poisoned.id } })
+    expect(lines().filter((l) => l.msg.includes('refused'))).toHaveLength(1)
+    await e.shutdown()
+  })
+
+  it('a batch split around a refused row, replayed from the spool, writes nothing twice', async () => {
+    const db = await freshDatabase()
+    const dir = spoolDir()
+    const rs = records(100)
+    rs[40]!.user_name = 'user \ud800 cut'
+    rs[42]!.content!.completion = 'half an emoji \ud83d'
+    const batch = batchOf(rs)
+    await new Spool(dir, { maxBytes: 1024 ** 3 }).append(batch)
+    const e = exporter(clientOf(db), { spoolDir: dir, log: capture().log })
+    await e.start()
+    await vi.waitFor(() => expect(e.stats()).toMatchObject({ rowsReplayed: 99, rowsDropped: 1, conversationRowsDropped: 1, spoolBytes: 0 }), { timeout: 10_000, interval: 20 })
+    await e.shutdown()
+    // The same batch again, split the same way (a run that died before deleting its segment).
+    await new Spool(dir, { maxBytes: 1024 ** 3 }).append(batch)
+    const again = exporter(clientOf(db), { spoolDir: dir, log: capture().log })
+    await again.start()
+    await vi.waitFor(() => expect(again.stats()).toMatchObject({ rowsReplayed: 99, rowsDropped: 1, conversationRowsDropped: 1, spoolBytes: 0 }), { timeout: 10_000, interval: 20 })
+
+    expect(await db.counts()).toEqual({ requests: 99, distinctRequests: 99, conversations: batch.conversation_contents.length - 1, usage: 99 })
   })
 })
 
@@ -339,6 +392,34 @@ describe('queue full, spool limits', () => {
     expect(await db.counts()).toEqual({ requests: 200, distinctRequests: 200, conversations: withContent(rs), usage: 200 })
   })
 
+  it('bounds the queue in bytes too: long conversations past buffer_max_bytes go to the spool, then in', async () => {
+    const db = await freshDatabase()
+    const e = exporter(db.http, { spoolDir: spoolDir(), bufferMaxBytes: 1024 ** 2, workers: 1 })
+    await e.start()
+    // 100 conversations of ~50 KB: 5 MB, far under buffer_size's 10,000 records.
+    const rs = records(100).map((r) => ({ ...r, content: { ...record(0, true).content!, completion: `${MARK} ${'x'.repeat(50_000)}` } }))
+    enqueueAll(e, rs)
+    expect(e.stats().peakQueueDepth).toBeLessThanOrEqual(21)
+    expect(e.stats().queueBytes).toBeGreaterThan(5_000_000)
+    await e.forceFlush()
+    expect(e.stats().rowsSpooled).toBeGreaterThanOrEqual(79)
+    await vi.waitFor(() => expect(e.stats()).toMatchObject({ rowsReplayed: e.stats().rowsSpooled, spoolBytes: 0, queueBytes: 0 }), { timeout: 10_000, interval: 20 })
+    expect(await db.counts()).toEqual({ requests: 100, distinctRequests: 100, conversations: 100, usage: 100 })
+  })
+
+  it('closes a batch at batch_max_bytes before batch_size', async () => {
+    const db = await freshDatabase()
+    const e = exporter(db.embedded, { spoolDir: spoolDir(), batchMaxBytes: 256 * 1024 })
+    const sizes: number[] = []
+    e.onBatch = (b) => sizes.push(b.rows)
+    await e.start()
+    // ~21 KB each: 12 fit in 256 KiB
+    enqueueAll(e, records(60).map((r) => ({ ...r, content: { ...record(0, true).content!, completion: 'y'.repeat(20_000) } })))
+    await e.forceFlush()
+    expect(sizes.sort((a, b) => b - a)).toEqual([12, 12, 12, 12, 12])
+    expect((await db.counts()).requests).toBe(60)
+  })
+
   it('drops what would pass spool_max_bytes: counted, logged once per incident, never the content', async () => {
     const dir = spoolDir()
     const { log, lines } = capture()
@@ -438,11 +519,6 @@ describe('the request path', () => {
 })
 
 describe('replay', () => {
-  const batchOf = (rs: RequestRecord[]) => ({
-    token: randomUUID(),
-    request_logs: rs.map(requestLogRow),
-    conversation_contents: rs.flatMap((r) => conversationRow(r) ?? []),
-  })
 
   it('hands batches back oldest first, across runs, each run appending to segments of its own', async () => {
     const dir = spoolDir()
@@ -485,13 +561,35 @@ describe('replay', () => {
     const { log, lines } = capture()
     const e = exporter(db.http, { spoolDir: dir, log })
     await e.start()
-    await vi.waitFor(() => expect(e.stats()).toMatchObject({ rowsReplayed: 50, spoolBytes: 0 }), { timeout: 10_000, interval: 20 })
+    // the torn line's rows whose start reached the disk are lost: counted as dropped
+    const torn = whole.slice(0, whole.length / 2).split('"request_at":').length - 1
+    expect(torn).toBeGreaterThan(0)
+    await vi.waitFor(() => expect(e.stats()).toMatchObject({ rowsReplayed: 50, spoolBytes: 0, rowsDropped: torn }), { timeout: 10_000, interval: 20 })
     expect(await db.counts()).toMatchObject({ requests: 50, distinctRequests: 50, usage: 50 })
     expect(rejected(dir)).toEqual([`${segment!.replace('.jsonl', '')}-line-3.corrupt`])
     expect(lines().filter((l) => l.msg.includes('does not parse'))).toHaveLength(1)
   })
 
-  it('sets aside a batch ClickHouse refuses as invalid, and goes on with the next ones in order', async () => {
+  it('skips a line too long to read, without reading it into memory: its rows are counted, the next lines replay', async () => {
+    const dir = spoolDir()
+    const dropped: number[] = []
+    const { log, lines } = capture()
+    const spool = new Spool(dir, { maxBytes: 1024 ** 3, maxLineBytes: 64 * 1024, onDrop: (rows) => dropped.push(rows), log })
+    const before = batchOf(records(3))
+    // 7 rows, ~40 KB each: one line of ~280 KB, several reads long
+    const huge = batchOf(records(7, 3).map((r) => ({ ...r, content: { ...record(0, true).content!, completion: `${MARK} ${'z'.repeat(40_000)}` } })))
+    const after = batchOf(records(2, 10))
+    for (const b of [before, huge, after]) expect(await spool.append(b)).toEqual({ ok: true })
+
+    const seen: string[] = []
+    await spool.replay(async (batch) => (seen.push(batch.token), 'done'))
+    expect(seen).toEqual([before.token, after.token])
+    expect(dropped).toEqual([7])
+    expect(spool.hasBatches).toBe(false)
+    expect(lines().find((l) => l.msg.includes('too long'))).toMatchObject({ level: 'warn', obj: { line: 2, rows: 7 } })
+  })
+
+  it('sets aside only the row ClickHouse refuses as invalid, writes the rest of its batch, and goes on in order', async () => {
     const db = await freshDatabase()
     const dir = spoolDir()
     const spool = new Spool(dir, { maxBytes: 1024 ** 3 })
@@ -504,12 +602,19 @@ describe('replay', () => {
     const { log, lines } = capture()
     const e = exporter(db.http, { spoolDir: dir, log })
     await e.start()
-    await vi.waitFor(() => expect(e.stats()).toMatchObject({ rowsReplayed: 6, rowsDropped: 4, spoolBytes: 0 }), { timeout: 10_000, interval: 20 })
-    expect(await db.counts()).toMatchObject({ requests: 6, usage: 6, conversations: withContent(good) })
-    const [kept] = rejected(dir)
+    await vi.waitFor(() => expect(e.stats()).toMatchObject({ rowsReplayed: 9, rowsDropped: 1, spoolBytes: 0 }), { timeout: 10_000, interval: 20 })
+    // The bad batch's conversations all go in (the refused row was in request_logs only).
+    expect(await db.counts()).toMatchObject({ requests: 9, distinctRequests: 9, usage: 9, conversations: bad.conversation_contents.length + withContent(good) })
+    const [kept, ...others] = rejected(dir)
+    expect(others).toEqual([])
     expect(kept).toContain(bad.token)
-    expect(JSON.parse(readFileSync(join(dir, 'rejected', kept!), 'utf8'))).toEqual(bad)
+    expect(JSON.parse(readFileSync(join(dir, 'rejected', kept!), 'utf8'))).toEqual({
+      token: `${bad.token}:request_logs/1/0`,
+      table: 'request_logs',
+      reason: { code: 376, type: 'CANNOT_PARSE_UUID', column: 'id', row: 1 },
+      row: bad.request_logs[2],
+    })
     const refusal = lines().find((l) => l.msg.includes('refused'))
-    expect(refusal).toMatchObject({ level: 'error', obj: { token: bad.token, rows: 4, code: 376, type: 'CANNOT_PARSE_UUID', column: 'id', row: 3 } })
+    expect(refusal).toMatchObject({ level: 'error', obj: { batch: bad.token, table: 'request_logs', code: 376, type: 'CANNOT_PARSE_UUID', column: 'id' } })
   })
 })

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import Anthropic from '@anthropic-ai/sdk'
-import { startTestGateway, type TestGateway } from './support/gateway.ts'
+import OpenAI from 'openai'
+import { eventually, startTestGateway, type TestGateway } from './support/gateway.ts'
 
 let t: TestGateway
 beforeAll(async () => {
@@ -11,13 +12,27 @@ afterAll(() => t.close())
 const KEY = 'sk-ant-api03-stored-account-key-ABCD1234'
 
 describe('upstream accounts', () => {
-  it('no account at all is a 503 with Retry-After', async () => {
+  it('no account at all is a 503 that says so, not an overload, and that a retry will not help', async () => {
     const { token } = await t.mintToken()
-    const err = await new Anthropic({ baseURL: t.url, apiKey: token, maxRetries: 0 })
+    const before = t.exchanges.length
+    // the SDK's default retries (2): x-should-retry: false makes it give up after the first answer
+    const err = await new Anthropic({ baseURL: t.url, apiKey: token })
       .messages.create({ model: 'claude-sonnet-4-6', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] })
       .catch((e) => e)
+    await eventually(() => expect(t.exchanges.length).toBe(before + 1))
+    await new Promise((r) => setTimeout(r, 100))
+    expect(t.exchanges.length).toBe(before + 1)
     expect(err.status).toBe(503)
-    expect(err.headers.get('retry-after')).toBeTruthy()
+    expect(err.error.error.type).toBe('api_error')
+    expect(err.error.error.message).toMatch(/no upstream account configured/)
+    expect(err.headers.get('x-should-retry')).toBe('false')
+    expect(err.headers.get('retry-after')).toBeNull()
+    const openai = await new OpenAI({ baseURL: `${t.url}/v1`, apiKey: token })
+      .chat.completions.create({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e) => e)
+    expect(openai.status).toBe(503)
+    expect(openai.code).toBe('no_upstream_account')
+    expect(openai.message).toMatch(/no upstream account configured/)
   })
 
   it('still lists the models it knows when no upstream can be asked', async () => {
@@ -28,6 +43,16 @@ describe('upstream accounts', () => {
     expect(body.object).toBe('list')
     expect(body.data.length).toBeGreaterThan(0)
     expect(body.data.every((m) => m.id.startsWith('claude-') && m.owned_by === 'anthropic')).toBe(true)
+    expect(t.upstream.requests).toHaveLength(0)
+  })
+
+  it('retrieves a model it knows when no upstream can be asked; another is the no-account 503', async () => {
+    const { token } = await t.mintToken()
+    const client = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: token, maxRetries: 0 })
+    expect(await client.models.retrieve('claude-sonnet-4-5')).toMatchObject({ id: 'claude-sonnet-4-5', object: 'model', owned_by: 'anthropic' })
+    const err = await client.models.retrieve('claude-nonesuch-1').catch((e) => e)
+    expect(err.status).toBe(503)
+    expect(err.message).toMatch(/no upstream account configured/)
     expect(t.upstream.requests).toHaveLength(0)
   })
 

@@ -69,8 +69,9 @@ describe('bad input gets a clear error in the route’s dialect, never a 500', (
     expect(await json(models401)).toMatchObject({ type: 'error', error: { type: 'authentication_error' } })
     const openaiModels401 = await fetch(`${t.url}/v1/models`)
     expect(await json(openaiModels401)).toMatchObject({ error: { type: 'authentication_error', param: null } })
-    const model404 = await fetch(`${t.url}/v1/models/claude-x`, { headers: { 'anthropic-version': '2023-06-01' } })
-    expect(await json(model404)).toMatchObject({ type: 'error', error: { type: 'not_found_error' } })
+    const model401 = await fetch(`${t.url}/v1/models/claude-x`, { headers: { 'anthropic-version': '2023-06-01' } })
+    expect(model401.status).toBe(401)
+    expect(await json(model401)).toMatchObject({ type: 'error', error: { type: 'authentication_error' } })
   })
 
   it('a body that is not JSON is refused with 415', async () => {

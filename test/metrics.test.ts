@@ -98,7 +98,7 @@ const RECORDS: RequestRecord[] = [
 ]
 
 function exporterStats(over: Partial<ExporterStats> = {}): ExporterStats {
-  return { queueDepth: 0, peakQueueDepth: 0, rowsWritten: 0, conversationRowsWritten: 0, rowsSpooled: 0, rowsReplayed: 0, rowsDropped: 0, spoolBytes: 0, batches: 0, lastBatchMs: 0, ...over }
+  return { queueDepth: 0, peakQueueDepth: 0, rowsWritten: 0, conversationRowsWritten: 0, rowsSpooled: 0, rowsReplayed: 0, rowsDropped: 0, conversationRowsDropped: 0, queueBytes: 0, spoolBytes: 0, batches: 0, lastBatchMs: 0, ...over }
 }
 
 function metricsOf(opts: { tokenLabels?: boolean; accounts?: Array<{ id: string; up: boolean }>; exporter?: ExporterStats } = {}) {

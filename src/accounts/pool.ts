@@ -36,7 +36,30 @@ export interface AccountHealth {
   in_flight: number
 }
 
+/**
+ * What an operator is told about an account: its condition changes (refused, unreachable, failing with
+ * repeated 5xx, back to ok) are reported once each, not once per failed request.
+ */
+export type AccountCondition = 'ok' | 'refused' | 'unreachable' | 'failing'
+
+export interface ConditionChange {
+  id: string
+  name: string
+  from: AccountCondition
+  to: AccountCondition
+  /** the failure that caused the change (null on recovery) */
+  detail: string | null
+}
+
+/** One log line's text for a condition change. */
+export function describeChange(c: ConditionChange): string {
+  return c.to === 'ok' ? `upstream account ${c.name} is answering again` : `upstream account ${c.name} is ${c.to}: ${c.detail}`
+}
+
 interface State {
+  condition: AccountCondition
+  /** consecutive 5xx/529 answers */
+  serverErrors: number
   until: number
   reason: 'auth' | 'rate_limit' | 'connection' | null
   authFailures: number
@@ -49,12 +72,16 @@ interface State {
 }
 
 const CONNECTION_COOLDOWN_MS = 5_000
+/** consecutive 5xx answers after which an account counts as failing (one is the service's hiccup) */
+const FAILING_AFTER = 3
 const MAX_AUTH_COOLDOWN_MS = 3_600_000
 
 export class AccountPool {
   #accounts: UpstreamAccount[] = []
   readonly #state = new Map<string, State>()
   #cursor = 0
+  /** told of every condition change (the server logs them) */
+  onChange?: (change: ConditionChange) => void
 
   constructor(
     private readonly opts: {
@@ -84,7 +111,7 @@ export class AccountPool {
   private state(id: string): State {
     let s = this.#state.get(id)
     if (!s) {
-      s = { until: 0, reason: null, authFailures: 0, lastError: null, lastErrorAt: null, lastUsedAt: null, successes: 0, errors: 0, inFlight: 0 }
+      s = { condition: 'ok', serverErrors: 0, until: 0, reason: null, authFailures: 0, lastError: null, lastErrorAt: null, lastUsedAt: null, successes: 0, errors: 0, inFlight: 0 }
       this.#state.set(id, s)
     }
     return s
@@ -136,7 +163,9 @@ export class AccountPool {
     if (outcome.kind === 'success') {
       s.successes++
       s.authFailures = 0
+      s.serverErrors = 0
       if (s.until <= now) s.reason = null
+      this.become(id, s, 'ok')
       return
     }
     s.errors++
@@ -147,6 +176,7 @@ export class AccountPool {
         s.authFailures++
         s.lastError = 'upstream refused the credentials (401)'
         this.rest(s, 'auth', Math.min(this.opts.authFailureCooldownMs * 2 ** (s.authFailures - 1), MAX_AUTH_COOLDOWN_MS))
+        this.become(id, s, 'refused')
         break
       case 'rate_limited':
         s.lastError = 'rate limited (429)'
@@ -155,6 +185,7 @@ export class AccountPool {
       case 'connection_error':
         s.lastError = `connection failed: ${outcome.message}`
         this.rest(s, 'connection', CONNECTION_COOLDOWN_MS)
+        this.become(id, s, 'unreachable')
         break
       case 'not_permitted':
         // Counted for the admin view, never rested: a client could otherwise bench every account with one
@@ -164,8 +195,17 @@ export class AccountPool {
       case 'overloaded':
         // 529 and 5xx say the service is struggling, not this account: move on without resting it.
         s.lastError = `upstream error (${outcome.status})`
+        if (++s.serverErrors >= FAILING_AFTER) this.become(id, s, 'failing')
         break
     }
+  }
+
+  private become(id: string, s: State, to: AccountCondition): void {
+    if (s.condition === to) return
+    const from = s.condition
+    s.condition = to
+    const name = this.#accounts.find((a) => a.id === id)?.name ?? id
+    this.onChange?.({ id, name, from, to, detail: to === 'ok' ? null : s.lastError })
   }
 
   private rest(s: State, reason: State['reason'], ms: number): void {

@@ -5,6 +5,7 @@ import type { GatewayDeps } from './deps.ts'
 import { chatRoutes } from './routes/chat.ts'
 import { messagesRoutes } from './routes/messages.ts'
 import { modelRoutes } from './routes/models.ts'
+import { cutText } from '../record/text.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -51,14 +52,19 @@ async function admit(req: FastifyRequest, reply: FastifyReply, deps: GatewayDeps
     if (exchange.statusCode === 0 && !req.raw.complete) {
       exchange.fail(408, 'client_disconnected', 'the request body did not arrive in full (server.body_timeout, or the client went away)')
     }
+    // The client left before a byte of the answer was sent: recorded as nginx does (499), not as the 200 it
+    // never got (a failure already recorded, an upstream 429 say, keeps its status).
+    if (!reply.raw.headersSent && !(exchange.statusCode >= 400)) {
+      exchange.fail(499, 'client_disconnected', 'the client disconnected before the response was complete')
+    }
     if (exchange.statusCode === 0) exchange.statusCode = reply.raw.statusCode
     exchange.finish()
     deps.onExchange(exchange)
   })
   exchange.clientIp = req.ip
-  exchange.userAgent = (req.headers['user-agent'] ?? '').slice(0, 512)
+  exchange.userAgent = cutText(req.headers['user-agent'] ?? '', 512)
   const conversationId = req.headers['x-conversation-id']
-  if (typeof conversationId === 'string') exchange.conversationId = conversationId.slice(0, 256)
+  if (typeof conversationId === 'string') exchange.conversationId = cutText(conversationId, 256)
   exchange.joinTrace(req.headers.traceparent, req.headers.tracestate)
   try {
     const principal = await deps.auth.authenticate(req.headers, 'api')

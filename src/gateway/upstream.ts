@@ -14,8 +14,8 @@ export type UpstreamResult =
   | { kind: 'response'; status: number; headers: Record<string, string>; body: Body; account: UpstreamAccount }
   /** the last failure after every attempt, with its (small) error body read */
   | { kind: 'failed'; status: number; headers: Record<string, string>; errorBody: Buffer; account: UpstreamAccount }
-  /** no account could be tried: all are resting or inactive */
-  | { kind: 'no_account'; retryAfterMs: number }
+  /** no account could be tried: none is configured, none is active, or all are resting */
+  | { kind: 'no_account'; why: 'none' | 'inactive' | 'resting'; retryAfterMs: number }
   /** every account tried refused its credentials with a 401 (the account's problem, not the client's) */
   | { kind: 'auth_failed' }
   /** connection errors or timeouts on every attempt */
@@ -106,7 +106,7 @@ export class Upstream {
     const traceHeaders = this.tracing.begin(exchange, this.#apiUrl)
     while (tried.size < this.opts.maxAttempts) {
       const pick = this.pool.pick(tried)
-      if (!pick.account) return last ? settle(last, exchange) : { kind: 'no_account', retryAfterMs: pick.retryAfterMs }
+      if (!pick.account) return last ? settle(last, exchange) : { kind: 'no_account', why: this.whyNoAccount(), retryAfterMs: pick.retryAfterMs }
       const account = pick.account
       tried.add(account.id)
       exchange.attempts++
@@ -163,6 +163,11 @@ export class Upstream {
     return settle(last!, exchange)
   }
 
+  private whyNoAccount(): 'none' | 'inactive' | 'resting' {
+    const { accounts } = this.pool
+    return accounts.length === 0 ? 'none' : accounts.some((a) => a.isActive) ? 'resting' : 'inactive'
+  }
+
   /** The upstream URL of a path, under any path prefix claude.api_url has (a corporate proxy's, say). */
   private url(path: string): URL {
     return new URL(this.#apiUrl.pathname.replace(/\/$/, '') + path, this.#apiUrl)
@@ -198,10 +203,21 @@ export function describeConnectionError(err: unknown): string {
 export function unavailable(result: Extract<UpstreamResult, { kind: 'no_account' | 'auth_failed' | 'unreachable' }>): GatewayError {
   switch (result.kind) {
     case 'no_account':
-      return new GatewayError(503, 'no upstream account is available right now; retry later', {
-        type: 'overloaded_error',
-        headers: { 'retry-after': String(Math.ceil(result.retryAfterMs / 1000)) },
-      })
+      // Only resting accounts come back by themselves; with none configured or active a retry cannot help,
+      // and x-should-retry: false stops both SDKs retrying.
+      if (result.why === 'resting') {
+        return new GatewayError(503, 'every upstream account is resting after recent failures; retry later', {
+          type: 'overloaded_error',
+          headers: { 'retry-after': String(Math.ceil(result.retryAfterMs / 1000)) },
+        })
+      }
+      return new GatewayError(
+        503,
+        result.why === 'none'
+          ? 'the gateway has no upstream account configured: its administrator must set claude.api_keys or add one with POST /api/account/apikey'
+          : 'every upstream account of the gateway is deactivated: its administrator must activate one',
+        { type: 'api_error', code: 'no_upstream_account', headers: { 'x-should-retry': 'false' } },
+      )
     case 'auth_failed':
       return new GatewayError(502, 'every upstream account tried was refused by Anthropic (401); the gateway administrator must check the account keys', { type: 'api_error' })
     case 'unreachable':

@@ -76,6 +76,9 @@ export function speaks(app: FastifyInstance, dialect: Dialect | ((req: FastifyRe
   const of = typeof dialect === 'function' ? dialect : () => dialect
   app.setErrorHandler((error: FastifyError | GatewayError, req, reply) => {
     const known = asGatewayError(error, req)
+    // The client left while the request waited on upstream (its abort ended that call): nobody to answer,
+    // nothing went wrong, and its record (499) was made when it left.
+    if (!known && reply.raw.destroyed) return reply.hijack()
     if (!known) req.log.error({ err: error }, 'unhandled error')
     const shown = known ?? new GatewayError(500, 'internal error')
     req.exchange?.fail(shown.status, shown.opts.type ?? anthropicErrorType(shown.status), shown.message)

@@ -8,8 +8,10 @@ import { Spool, type ReplayStep, type SpooledBatch } from './spool.ts'
  * into request_logs and conversation_contents with up to `workers` inserts at a time. When ClickHouse
  * is away, slow or erroring, batches go to the on-disk spool and are replayed, oldest first, once it
  * answers again. Each batch carries a deduplication token, so a replay after a lost acknowledgement
- * writes nothing twice (usage_stats_daily's materialized view included). enqueue() is the only thing
- * the request path calls: it pushes onto an array and returns.
+ * writes nothing twice (usage_stats_daily's materialized view included). A batch ClickHouse refuses as
+ * invalid is split until the refused rows are found: they alone are set aside, the rest goes in. The
+ * queue and the batches are bounded in records and in bytes. enqueue() is the only thing the request
+ * path calls: it pushes onto an array and returns.
  */
 
 export interface ExporterLog {
@@ -23,6 +25,10 @@ export interface ExporterOptions {
   bufferSize: number
   /** logging.batch_size: rows per insert */
   batchSize: number
+  /** logging.buffer_max_bytes: what the records in memory may weigh (recordBytes); beyond it they go to the spool */
+  bufferMaxBytes?: number
+  /** logging.batch_max_bytes: a batch closes at batchSize rows or this weight, whichever comes first */
+  batchMaxBytes?: number
   /** logging.flush_interval: longest a record waits for its batch */
   flushIntervalMs: number
   /** logging.workers: concurrent inserts (replay takes a turn like any batch) */
@@ -33,7 +39,7 @@ export interface ExporterOptions {
   spoolMaxBytes: number
   /** how often to retry the spool while ClickHouse is away (default 5000) */
   replayIntervalMs?: number
-  /** longest one batch's inserts may take before the batch is spooled (default 10000) */
+  /** longest one insert may take before its batch is spooled (default 10000) */
   insertTimeoutMs?: number
   /** longest shutdown() waits for ClickHouse before spooling what is left (default 3000) */
   shutdownTimeoutMs?: number
@@ -43,6 +49,8 @@ export interface ExporterOptions {
 export interface ExporterStats {
   /** records in memory, not yet written or spooled */
   queueDepth: number
+  /** their weight (recordBytes): what buffer_max_bytes bounds */
+  queueBytes: number
   /** the most records the queue has held at once (a full queue shows as bufferSize) */
   peakQueueDepth: number
   /** request_logs rows inserted from the queue */
@@ -51,8 +59,10 @@ export interface ExporterStats {
   conversationRowsWritten: number
   rowsSpooled: number
   rowsReplayed: number
-  /** rows neither written nor spooled (spool full or failing), or refused by ClickHouse as invalid */
+  /** rows neither written nor spooled (spool full or failing), refused by ClickHouse as invalid, or in a spool line that cannot be read back */
   rowsDropped: number
+  /** conversation_contents rows refused by ClickHouse as invalid (their request_logs rows went in) */
+  conversationRowsDropped: number
   spoolBytes: number
   /** batches handled (written, spooled or replayed) */
   batches: number
@@ -65,11 +75,18 @@ export type BatchOutcome = 'written' | 'spooled' | 'replayed'
 const DEFAULT_REPLAY_INTERVAL_MS = 5000
 const DEFAULT_INSERT_TIMEOUT_MS = 10_000
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 3000
+const DEFAULT_BUFFER_MAX_BYTES = 256 * 1024 ** 2
+const DEFAULT_BATCH_MAX_BYTES = 16 * 1024 ** 2
+// A row without conversation: ids, names, numbers and short texts, as JSON and as objects.
+const RECORD_OVERHEAD_BYTES = 1024
+const MIN_SPOOL_LINE_BYTES = 256 * 1024 ** 2
 
 const TABLES = ['request_logs', 'conversation_contents'] as const
+const NONE_REFUSED = { request_logs: 0, conversation_contents: 0 }
 
-// Error codes that mean "this data can never go in" rather than "not now": the batch is set aside
-// instead of blocking the spool. Missing tables, authentication, too many parts … are "not now".
+// Error codes that mean "this data can never go in" rather than "not now": the batch is split down to the
+// rows refused, which are set aside instead of blocking the spool. Missing tables, authentication, too
+// many parts … are "not now".
 const INVALID_DATA_CODES = new Set([
   6, // CANNOT_PARSE_TEXT
   8, // THERE_IS_NO_COLUMN
@@ -96,8 +113,19 @@ const INVALID_DATA_CODES = new Set([
 
 /** How a try at ClickHouse went, and when it began (after the wait for a worker: batch times leave it out). */
 interface Attempt {
-  outcome: 'written' | 'unavailable' | 'rejected'
+  outcome: 'written' | 'unavailable'
   started: number
+  /** rows ClickHouse refused as invalid (set aside under rejected/, counted as dropped): none, usually */
+  refused: { request_logs: number; conversation_contents: number }
+}
+
+/** One row ClickHouse refused on its own: the batch it came from went in without it. */
+interface RefusedRow {
+  table: (typeof TABLES)[number]
+  /** the token of the one-row insert that was refused */
+  token: string
+  row: object
+  reason: InvalidData
 }
 
 export class ClickHouseExporter {
@@ -105,16 +133,19 @@ export class ClickHouseExporter {
   onBatch?: (b: { rows: number; ms: number; outcome: BatchOutcome }) => void
 
   readonly #client: ClickHouseClient
-  readonly #opts: Required<Pick<ExporterOptions, 'bufferSize' | 'batchSize' | 'flushIntervalMs' | 'replayIntervalMs' | 'insertTimeoutMs' | 'shutdownTimeoutMs'>>
+  readonly #opts: Required<Pick<ExporterOptions, 'bufferSize' | 'batchSize' | 'bufferMaxBytes' | 'batchMaxBytes' | 'flushIntervalMs' | 'replayIntervalMs' | 'insertTimeoutMs' | 'shutdownTimeoutMs'>>
   readonly #log: ExporterLog | undefined
   readonly #spool: Spool
   readonly #slots: Slots
   /** records waiting for a batch */
-  #queue: RequestRecord[] = []
+  #queue: Queued[] = []
+  #queueBytes = 0
   /** records bound for the spool (queue full, or shutdown begun), until the spool writer takes them */
-  #overflow: RequestRecord[] = []
+  #overflow: Queued[] = []
+  #overflowBytes = 0
   /** records in the queue or in a batch being delivered: what bufferSize bounds */
   #held = 0
+  #heldBytes = 0
   #peakDepth = 0
   /** deliveries and spool writes under way, for forceFlush */
   readonly #pending = new Set<Promise<void>>()
@@ -136,6 +167,7 @@ export class ClickHouseExporter {
     rowsSpooled: 0,
     rowsReplayed: 0,
     rowsDropped: 0,
+    conversationRowsDropped: 0,
     batches: 0,
     lastBatchMs: 0,
   }
@@ -146,13 +178,24 @@ export class ClickHouseExporter {
     this.#opts = {
       bufferSize: opts.bufferSize,
       batchSize: opts.batchSize,
+      bufferMaxBytes: opts.bufferMaxBytes ?? DEFAULT_BUFFER_MAX_BYTES,
+      batchMaxBytes: opts.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES,
       flushIntervalMs: opts.flushIntervalMs,
       replayIntervalMs: opts.replayIntervalMs ?? DEFAULT_REPLAY_INTERVAL_MS,
       insertTimeoutMs: opts.insertTimeoutMs ?? DEFAULT_INSERT_TIMEOUT_MS,
       shutdownTimeoutMs: opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
     }
     this.#slots = new Slots(opts.workers)
-    this.#spool = new Spool(opts.spoolDir, { maxBytes: opts.spoolMaxBytes, ...(opts.log ? { log: opts.log } : {}) })
+    this.#spool = new Spool(opts.spoolDir, {
+      maxBytes: opts.spoolMaxBytes,
+      // a batch's line, with room for JSON's escapes (recordBytes counts characters, not bytes)
+      maxLineBytes: Math.max(MIN_SPOOL_LINE_BYTES, 8 * this.#opts.batchMaxBytes),
+      // the spool logs what it skips; the count is the exporter's
+      onDrop: (rows) => {
+        this.#counts.rowsDropped += rows
+      },
+      ...(opts.log ? { log: opts.log } : {}),
+    })
   }
 
   /** Starts the flush and replay timers and replays, in the background, what earlier runs spooled. */
@@ -172,15 +215,21 @@ export class ClickHouseExporter {
 
   /** O(1), never awaits, never throws: the record joins the queue, or the spool's overflow when the queue is full. */
   enqueue(record: RequestRecord): void {
-    if (this.#stopping || this.#held >= this.#opts.bufferSize) {
-      this.#overflow.push(record)
+    const queued = { record, bytes: recordBytes(record) }
+    // By count and by weight: ten thousand long conversations would not fit in memory.
+    const full = this.#held >= this.#opts.bufferSize || (this.#held > 0 && this.#heldBytes + queued.bytes > this.#opts.bufferMaxBytes)
+    if (this.#stopping || full) {
+      this.#overflow.push(queued)
+      this.#overflowBytes += queued.bytes
       this.#spoolWriter ??= this.#track(this.#writeOverflow())
       return
     }
-    this.#queue.push(record)
+    this.#queue.push(queued)
+    this.#queueBytes += queued.bytes
     this.#held++
+    this.#heldBytes += queued.bytes
     if (this.#held > this.#peakDepth) this.#peakDepth = this.#held
-    if (this.#queue.length >= this.#opts.batchSize && !this.#cutScheduled) {
+    if (this.#batchReady() && !this.#cutScheduled) {
       this.#cutScheduled = true
       setImmediate(() => {
         this.#cutScheduled = false
@@ -205,6 +254,7 @@ export class ClickHouseExporter {
     return {
       ...this.#counts,
       queueDepth: this.#held + this.#overflow.length,
+      queueBytes: this.#heldBytes + this.#overflowBytes,
       peakQueueDepth: this.#peakDepth,
       spoolBytes: this.#spool.bytes,
     }
@@ -226,14 +276,28 @@ export class ClickHouseExporter {
 
   /** Forms batches from the queue: full ones only, or everything when `all`. */
   #cut(all: boolean): void {
-    while (this.#queue.length >= this.#opts.batchSize || (all && this.#queue.length > 0)) {
-      const records = this.#queue.splice(0, this.#opts.batchSize)
+    while (this.#batchReady() || (all && this.#queue.length > 0)) {
+      const { records, bytes } = this.#take(this.#queue)
+      this.#queueBytes -= bytes
       this.#track(
         this.#deliver(records).finally(() => {
           this.#held -= records.length
+          this.#heldBytes -= bytes
         }),
       )
     }
+  }
+
+  #batchReady(): boolean {
+    return this.#queue.length >= this.#opts.batchSize || this.#queueBytes >= this.#opts.batchMaxBytes
+  }
+
+  /** The next batch off the front of `list`: up to batchSize records and batchMaxBytes (at least one record). */
+  #take(list: Queued[]): { records: RequestRecord[]; bytes: number } {
+    let n = 0
+    let bytes = 0
+    while (n < list.length && n < this.#opts.batchSize && (n === 0 || bytes + list[n]!.bytes <= this.#opts.batchMaxBytes)) bytes += list[n++]!.bytes
+    return { records: list.splice(0, n).map((q) => q.record), bytes }
   }
 
   async #deliver(records: RequestRecord[]): Promise<void> {
@@ -241,10 +305,10 @@ export class ClickHouseExporter {
     if (!batch) return
     // While ClickHouse is away and the replay is probing it with the spool, go straight to disk.
     const bypass = this.#away && this.#spool.hasBatches
-    const { outcome, started }: Attempt = bypass ? { outcome: 'unavailable', started: performance.now() } : await this.#attempt(batch)
+    const { outcome, started, refused }: Attempt = bypass ? { outcome: 'unavailable', started: performance.now(), refused: NONE_REFUSED } : await this.#attempt(batch)
     if (outcome === 'written') {
-      this.#counts.rowsWritten += batch.request_logs.length
-      this.#counts.conversationRowsWritten += batch.conversation_contents.length
+      this.#counts.rowsWritten += batch.request_logs.length - refused.request_logs
+      this.#counts.conversationRowsWritten += batch.conversation_contents.length - refused.conversation_contents
       this.#report(batch, started, 'written')
     } else if (outcome === 'unavailable') {
       await this.#spoolBatch(batch, started)
@@ -257,7 +321,9 @@ export class ClickHouseExporter {
     await new Promise<void>((resolve) => setImmediate(resolve))
     try {
       while (this.#overflow.length > 0) {
-        const batch = this.#form(this.#overflow.splice(0, this.#opts.batchSize))
+        const { records, bytes } = this.#take(this.#overflow)
+        this.#overflowBytes -= bytes
+        const batch = this.#form(records)
         if (batch) await this.#spoolBatch(batch, performance.now())
       }
     } finally {
@@ -293,58 +359,76 @@ export class ClickHouseExporter {
     await this.#slots.acquire()
     const started = performance.now()
     let failure: unknown
+    let refused: RefusedRow[]
     try {
       // @clickhouse/client ignores a signal that is already aborted: past the deadline, do not start.
-      if (this.#deadline.signal.aborted) return { outcome: 'unavailable', started }
-      await this.#insert(batch)
+      if (this.#deadline.signal.aborted) return { outcome: 'unavailable', started, refused: NONE_REFUSED }
+      refused = await this.#insert(batch)
       this.#endDropping()
       if (this.#away) {
         this.#away = false
         this.#log?.info({ spoolBytes: this.#spool.bytes }, 'exporter: ClickHouse answers again')
       }
       this.#replay()
-      return { outcome: 'written', started }
     } catch (err) {
       failure = err
     } finally {
       this.#slots.release()
     }
-    const invalid = invalidData(failure)
-    if (invalid) {
-      await this.#reject(batch, invalid)
-      return { outcome: 'rejected', started }
+    if (failure === undefined) {
+      for (const row of refused!) await this.#reject(batch, row)
+      const count = (table: RefusedRow['table']) => refused!.filter((r) => r.table === table).length
+      return { outcome: 'written', started, refused: { request_logs: count('request_logs'), conversation_contents: count('conversation_contents') } }
     }
     if (!this.#away && !this.#deadline.signal.aborted) {
       this.#log?.warn({ err: describe(failure), spoolBytes: this.#spool.bytes }, 'exporter: ClickHouse unavailable, spooling batches until it answers')
     }
     this.#away = true
-    return { outcome: 'unavailable', started }
+    return { outcome: 'unavailable', started, refused: NONE_REFUSED }
   }
 
-  async #insert(batch: SpooledBatch): Promise<void> {
+  /** Inserts the batch table by table; returns the rows ClickHouse refused as invalid, the rest all in. */
+  async #insert(batch: SpooledBatch): Promise<RefusedRow[]> {
+    const refused: RefusedRow[] = []
+    for (const table of TABLES) {
+      const rows: readonly object[] = batch[table]
+      if (rows.length > 0) refused.push(...(await this.#insertRows(table, rows, `${batch.token}:${table}`)))
+    }
+    return refused
+  }
+
+  /**
+   * One insert; when ClickHouse refuses it as invalid data, each half is inserted on its own, down to the
+   * bad rows. A half's deduplication token is its parent's plus `/0` or `/1`, and the halves are always cut
+   * at the same place: a replay of the batch (after a crash, a timeout mid-way) retraces the same inserts
+   * with the same tokens, and ClickHouse skips those it already has. A table already written under its
+   * token is skipped the same way, so a refusal in conversation_contents never writes request_logs twice.
+   */
+  async #insertRows(table: RefusedRow['table'], rows: readonly object[], token: string): Promise<RefusedRow[]> {
     const timeout = AbortSignal.timeout(this.#opts.insertTimeoutMs)
-    const signal = AbortSignal.any([this.#deadline.signal, timeout])
     try {
-      for (const table of TABLES) {
-        const rows: readonly object[] = batch[table]
-        if (rows.length === 0) continue
-        await this.#client.insert({
-          table,
-          values: rows,
-          format: 'JSONEachRow',
-          abort_signal: signal,
-          clickhouse_settings: {
-            // What makes a replay idempotent: ClickHouse skips a block whose token it has seen (within the
-            // table's non_replicated_deduplication_window), and so does the materialized view behind it.
-            insert_deduplication_token: `${batch.token}:${table}`,
-            deduplicate_blocks_in_dependent_materialized_views: 1,
-            async_insert: 0,
-          },
-        })
-      }
+      await this.#client.insert({
+        table,
+        values: rows,
+        format: 'JSONEachRow',
+        abort_signal: AbortSignal.any([this.#deadline.signal, timeout]),
+        clickhouse_settings: {
+          // What makes a replay idempotent: ClickHouse skips a block whose token it has seen (within the
+          // table's non_replicated_deduplication_window), and so does the materialized view behind it.
+          insert_deduplication_token: token,
+          deduplicate_blocks_in_dependent_materialized_views: 1,
+          async_insert: 0,
+        },
+      })
+      return []
     } catch (err) {
+      const reason = invalidData(err)
       // The client only says "aborted"; the log should say why.
-      throw timeout.aborted ? new Error(`no answer within ${this.#opts.insertTimeoutMs} ms`, { cause: err }) : err
+      if (!reason) throw timeout.aborted ? new Error(`no answer within ${this.#opts.insertTimeoutMs} ms`, { cause: err }) : err
+      if (rows.length === 1) return [{ table, token, row: rows[0]!, reason }]
+      const half = Math.ceil(rows.length / 2)
+      const first = await this.#insertRows(table, rows.slice(0, half), `${token}/0`)
+      return [...first, ...(await this.#insertRows(table, rows.slice(half), `${token}/1`))]
     }
   }
 
@@ -361,24 +445,24 @@ export class ClickHouseExporter {
 
   async #replayBatch(batch: SpooledBatch): Promise<ReplayStep> {
     if (this.#stopping) return 'stop'
-    const { outcome, started } = await this.#attempt(batch)
+    const { outcome, started, refused } = await this.#attempt(batch)
     if (outcome === 'unavailable') return 'stop'
-    if (outcome === 'written') {
-      this.#counts.rowsReplayed += batch.request_logs.length
-      this.#report(batch, started, 'replayed')
-    }
+    this.#counts.rowsReplayed += batch.request_logs.length - refused.request_logs
+    this.#report(batch, started, 'replayed')
     return 'done'
   }
 
-  /** Bad data never goes in: keep it aside for a human and say so (counts and reason, never content). */
-  async #reject(batch: SpooledBatch, reason: InvalidData): Promise<void> {
-    const rows = batch.request_logs.length
-    this.#counts.rowsDropped += rows
+  /** Bad data never goes in: keep the row aside for a human and say so (where and why, never content). */
+  async #reject(batch: SpooledBatch, refused: RefusedRow): Promise<void> {
+    if (refused.table === 'request_logs') this.#counts.rowsDropped++
+    else this.#counts.conversationRowsDropped++
+    const { table, token, reason } = refused
+    const where = { batch: batch.token, token, table, ...reason }
     try {
-      const file = await this.#spool.reject(batch)
-      this.#log?.error({ token: batch.token, rows, ...reason, file }, 'exporter: ClickHouse refused a batch as invalid; it is kept under rejected/')
+      const file = await this.#spool.reject({ token, table, reason, row: refused.row })
+      this.#log?.error({ ...where, file }, 'exporter: ClickHouse refused a row as invalid; the rest of its batch went in, the row is kept under rejected/')
     } catch (err) {
-      this.#log?.error({ token: batch.token, rows, ...reason, err: describe(err) }, 'exporter: ClickHouse refused a batch as invalid, and it could not be kept')
+      this.#log?.error({ ...where, err: describe(err) }, 'exporter: ClickHouse refused a row as invalid, and it could not be kept')
     }
   }
 
@@ -416,6 +500,22 @@ export class ClickHouseExporter {
     void tracked.finally(() => this.#pending.delete(tracked))
     return tracked
   }
+}
+
+/** A record waiting in memory, with its weight. */
+interface Queued {
+  record: RequestRecord
+  bytes: number
+}
+
+/**
+ * What a record weighs in memory and in an insert, near enough: its conversation's texts (UTF-16 units)
+ * plus a fixed allowance for the rest. O(1): the request path calls it.
+ */
+function recordBytes(r: RequestRecord): number {
+  let bytes = RECORD_OVERHEAD_BYTES
+  if (r.content) for (const text of Object.values(r.content)) bytes += (text as string).length
+  return bytes
 }
 
 /** Up to `size` holders at a time; the others wait their turn, first come first served. */

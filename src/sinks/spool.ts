@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ConversationRow, RequestLogRow } from '../record/request-record.ts'
 
@@ -7,9 +7,11 @@ import type { ConversationRow, RequestLogRow } from '../record/request-record.ts
  *
  * Segment files `segment-<seq>.jsonl` hold one batch per line. A run appends to segments of its own
  * (numbered after every segment already there), so a line torn by a crash is always the last of its
- * file and never has a later append glued to it. Replay reads the oldest segment, hands its batches
- * over one by one and deletes the file once all of them are in. Lines that do not parse (a torn
- * write) and batches ClickHouse refuses as invalid are moved to `rejected/` for a human to look at.
+ * file and never has a later append glued to it. Replay reads the oldest segment line by line, hands
+ * its batches over one by one and deletes the file once all of them are in. Lines that do not parse
+ * (a torn write) and rows ClickHouse refuses as invalid are kept in `rejected/` for a human to look at;
+ * a line longer than maxLineBytes is skipped without being held in memory. The rows of a line that
+ * cannot be replayed are counted (onDrop).
  */
 
 /** One batch, its rows exactly as first formed: replaying it with the same token is idempotent. */
@@ -17,6 +19,16 @@ export interface SpooledBatch {
   token: string
   request_logs: RequestLogRow[]
   conversation_contents: ConversationRow[]
+}
+
+/** A row ClickHouse refused as invalid, as kept under rejected/: enough for a human to fix it and insert it. */
+export interface RejectedRow {
+  /** the deduplication token of the one-row insert that was refused (`<batch>:<table>/0/1…`) */
+  token: string
+  table: string
+  /** ClickHouse's error code and type, and where it stopped reading (never the value) */
+  reason: object
+  row: object
 }
 
 export type AppendOutcome = { ok: true } | { ok: false; reason: string }
@@ -28,16 +40,30 @@ export interface SpoolLog {
   warn(obj: object, msg: string): void
 }
 
+export interface SpoolOptions {
+  maxBytes: number
+  /** longest line replay reads into memory (default 256 MiB); a longer one is skipped, its rows dropped */
+  maxLineBytes?: number
+  /** rows of a line that cannot be replayed (torn, or too long to read), counted by the exporter */
+  onDrop?: (rows: number) => void
+  log?: SpoolLog
+}
+
 interface Segment {
   seq: number
   path: string
   bytes: number
-  /** lines of it already replayed (and acknowledged) by this process */
-  replayed: number
+  /** bytes and lines of it already replayed (and acknowledged) by this process: where the next replay starts */
+  offset: number
+  lines: number
 }
 
-// Small enough that a replay reads a segment into memory at once, large enough to keep files few.
+// Large enough to keep files few; replay reads them line by line, so size is not memory.
 const SEGMENT_BYTES = 8 * 1024 * 1024
+const DEFAULT_MAX_LINE_BYTES = 256 * 1024 * 1024
+const READ_CHUNK_BYTES = 1024 * 1024
+// A key only request_logs rows have, and only as a key: a quote inside a JSON string is escaped.
+const REQUEST_LOG_KEY = Buffer.from('"request_at":')
 const SEGMENT_NAME = /^segment-(\d{12})\.jsonl$/
 // Spooled rows are request logs (and, for tokens that opted in, conversations): for this user's eyes only.
 const PRIVATE_DIR = 0o700
@@ -47,6 +73,8 @@ export class Spool {
   readonly dir: string
   readonly #rejectedDir: string
   readonly #maxBytes: number
+  readonly #maxLineBytes: number
+  readonly #onDrop: ((rows: number) => void) | undefined
   readonly #log: SpoolLog | undefined
   readonly #segments: Segment[] = []
   /** the segment appends go to; undefined until the first append and after a seal */
@@ -58,10 +86,12 @@ export class Spool {
   /** appends, seals and deletions run one at a time, in order */
   #tail: Promise<unknown>
 
-  constructor(dir: string, opts: { maxBytes: number; log?: SpoolLog }) {
+  constructor(dir: string, opts: SpoolOptions) {
     this.dir = dir
     this.#rejectedDir = join(dir, 'rejected')
     this.#maxBytes = opts.maxBytes
+    this.#maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES
+    this.#onDrop = opts.onDrop
     this.#log = opts.log
     this.#tail = this.#scan()
   }
@@ -105,9 +135,10 @@ export class Spool {
     })
   }
 
-  /** Keeps a batch ClickHouse refused under rejected/, out of the replay's way. Returns the file. */
-  async reject(batch: SpooledBatch): Promise<string> {
-    return this.#setAside(`${new Date().toISOString().replace(/[:.]/g, '-')}-${batch.token}.jsonl`, JSON.stringify(batch) + '\n')
+  /** Keeps a row ClickHouse refused under rejected/ (with its table and the reason), out of the replay's way. Returns the file. */
+  async reject(refused: RejectedRow): Promise<string> {
+    const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${refused.token.replace(/[^A-Za-z0-9-]/g, '_')}.json`
+    return this.#setAside(name, JSON.stringify(refused) + '\n')
   }
 
   /**
@@ -123,16 +154,13 @@ export class Spool {
         return this.#segments[0]
       })
       if (!segment) return
-      const lines = (await readSegment(segment.path)).split('\n')
-      for (; segment.replayed < lines.length; segment.replayed++) {
-        const line = lines[segment.replayed]!
-        if (!line) continue
-        const batch = parseBatch(line)
-        if (!batch) {
-          await this.#setAsideCorrupt(segment, line)
-          continue
-        }
-        if ((await deliver(batch)) === 'stop') return
+      for await (const line of readLines(segment.path, segment.offset, this.#maxLineBytes)) {
+        const batch = line.text === undefined ? undefined : parseBatch(line.text)
+        if (line.text === undefined) this.#skipLong(segment, line)
+        else if (!batch) await this.#setAsideCorrupt(segment, line.text)
+        else if ((await deliver(batch)) === 'stop') return
+        segment.offset = line.end
+        segment.lines++
       }
       await this.#serial(async () => {
         await rm(segment.path, { force: true })
@@ -151,7 +179,7 @@ export class Spool {
         const path = join(this.dir, name)
         const info = await stat(path)
         if (!info.isFile()) continue
-        found.push({ seq: Number(match[1]), path, bytes: info.size, replayed: 0 })
+        found.push({ seq: Number(match[1]), path, bytes: info.size, offset: 0, lines: 0 })
       }
       found.sort((a, b) => a.seq - b.seq)
       this.#segments.push(...found)
@@ -165,7 +193,7 @@ export class Spool {
   #appendTarget(): Segment {
     if (!this.#active || this.#active.bytes >= SEGMENT_BYTES) {
       const seq = this.#nextSeq++
-      this.#active = { seq, path: join(this.dir, `segment-${pad(seq)}.jsonl`), bytes: 0, replayed: 0 }
+      this.#active = { seq, path: join(this.dir, `segment-${pad(seq)}.jsonl`), bytes: 0, offset: 0, lines: 0 }
       this.#segments.push(this.#active)
     }
     return this.#active
@@ -197,13 +225,24 @@ export class Spool {
 
   /** A line that does not parse is skipped either way: keeping a copy is for a human, not for replay. */
   async #setAsideCorrupt(segment: Segment, line: string): Promise<void> {
-    const where = { segment: segment.seq, line: segment.replayed + 1, bytes: Buffer.byteLength(line) }
+    const rows = countRows(Buffer.from(line))
+    this.#onDrop?.(rows)
+    const where = { segment: segment.seq, line: segment.lines + 1, bytes: Buffer.byteLength(line), rows }
     try {
       const file = await this.#setAside(`segment-${pad(segment.seq)}-line-${where.line}.corrupt`, line)
       this.#log?.warn({ ...where, file }, 'spool: skipped a line that does not parse (a write cut short by a crash)')
     } catch (err) {
       this.#log?.warn({ ...where, err: describeIoError(err) }, 'spool: skipped a line that does not parse, and could not keep a copy of it')
     }
+  }
+
+  /** A line too long to read into memory: skipped, its rows counted as dropped, no copy kept. */
+  #skipLong(segment: Segment, line: Line): void {
+    this.#onDrop?.(line.rows)
+    this.#log?.warn(
+      { segment: segment.seq, line: segment.lines + 1, bytes: line.end - line.start, rows: line.rows, maxLineBytes: this.#maxLineBytes },
+      'spool: skipped a line too long to read; its rows are dropped',
+    )
   }
 
   async #setAside(name: string, text: string): Promise<string> {
@@ -220,13 +259,78 @@ export class Spool {
   }
 }
 
-async function readSegment(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return ''
+/** One line of a segment: its text, or (longer than the limit) only how many rows it held. */
+interface Line {
+  text: string | undefined
+  /** byte offsets of its start and of what follows its newline */
+  start: number
+  end: number
+  rows: number
+}
+
+/**
+ * The lines of a file from `offset`, read a chunk at a time: memory holds one line at most, and never
+ * more than maxLineBytes of one (past that the line is only counted through). A last line without its
+ * newline (a torn write) is yielded too. A file gone is empty.
+ */
+async function* readLines(path: string, offset: number, maxLineBytes: number): AsyncGenerator<Line> {
+  const file = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined
     throw err
+  })
+  if (!file) return
+  try {
+    const chunk = Buffer.alloc(READ_CHUNK_BYTES)
+    // the line so far, while it fits; past the limit only its row count, and its last bytes for a key cut across reads
+    let parts: Buffer[] = []
+    let held = 0
+    let skipping = false
+    let rows = 0
+    let tail = Buffer.alloc(0)
+    let start = offset
+    let position = offset
+    const line = (end: number): Line | undefined =>
+      skipping ? { text: undefined, start, end, rows } : held > 0 ? { text: Buffer.concat(parts).toString('utf8'), start, end, rows: 0 } : undefined
+    for (;;) {
+      const { bytesRead } = await file.read(chunk, 0, chunk.length, position)
+      if (bytesRead === 0) break
+      for (let from = 0; from < bytesRead; ) {
+        const newline = chunk.subarray(0, bytesRead).indexOf(0x0a, from)
+        const to = newline === -1 ? bytesRead : newline
+        const part = chunk.subarray(from, to)
+        if (!skipping && held + part.length > maxLineBytes) {
+          skipping = true
+          tail = Buffer.concat(parts)
+          parts = []
+        }
+        if (skipping) {
+          const window = Buffer.concat([tail, part])
+          rows += countRows(window)
+          tail = window.subarray(Math.max(0, window.length - REQUEST_LOG_KEY.length + 1))
+        } else {
+          parts.push(Buffer.from(part))
+          held += part.length
+        }
+        if (newline === -1) break
+        const end = position + to + 1
+        const done = line(end)
+        if (done) yield done
+        ;[parts, held, skipping, rows, tail, start, from] = [[], 0, false, 0, Buffer.alloc(0), end, to + 1]
+      }
+      position += bytesRead
+    }
+    const last = line(position)
+    if (last) yield last
+  } finally {
+    await file.close()
   }
+}
+
+/** The request_logs rows in (part of) a spooled batch's JSON. */
+function countRows(json: Buffer): number {
+  let n = 0
+  for (let at = json.indexOf(REQUEST_LOG_KEY); at !== -1; at = json.indexOf(REQUEST_LOG_KEY, at + 1)) n++
+  return n
 }
 
 function parseBatch(line: string): SpooledBatch | undefined {

@@ -228,16 +228,25 @@ export class ConversationStore {
     return (await rs.json<Stored>()).map(toSummary)
   }
 
-  /** Deletes one conversation (a lightweight DELETE: gone for reads at once, purged on merge). */
+  /**
+   * Deletes one conversation (a lightweight DELETE: gone for reads at once, purged on merge), and clears
+   * has_content on its request log so no reader (the API, Grafana) is told there is content to open. The
+   * log's update is a mutation on the one part holding it, waited for: a delete is a rare admin action.
+   */
   async delete(id: string): Promise<boolean> {
     const rs = await this.client.query({
-      query: 'SELECT count() AS n FROM conversation_contents WHERE id = {id:UUID}',
+      query: 'SELECT token_id, request_log_id FROM conversation_contents WHERE id = {id:UUID} LIMIT 1',
       query_params: { id },
       format: 'JSONEachRow',
     })
-    const [found] = await rs.json<{ n: string }>()
-    if (!found || Number(found.n) === 0) return false
+    const [found] = await rs.json<{ token_id: string; request_log_id: string }>()
+    if (!found) return false
     await this.client.command({ query: 'DELETE FROM conversation_contents WHERE id = {id:UUID}', query_params: { id } })
+    await this.client.command({
+      query: 'ALTER TABLE request_logs UPDATE has_content = false WHERE token_id = {token_id:String} AND id = {log_id:UUID}',
+      query_params: { token_id: found.token_id, log_id: found.request_log_id },
+      clickhouse_settings: { mutations_sync: '1' },
+    })
     return true
   }
 

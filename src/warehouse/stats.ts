@@ -178,15 +178,15 @@ export class StatsStore {
     return points
   }
 
-  /** Totals, distinct tokens, and the same statistics per mode and per model. */
   /**
    * One scan for the whole overview: GROUPING SETS give the totals, the per-mode and the per-model rows
    * together (the embedded engine runs parameterized queries one at a time, so three queries cost three scans).
+   * Users are the distinct tokens; refused and unauthenticated requests count as requests but as no user.
    */
   async overview(range: DayRange): Promise<Overview> {
     const where = rangeConditions(range)
     const rows = await this.rows(
-      `SELECT grouping(mode, model) AS set, mode, model, ${AGGREGATES}, uniqExactIf(token_id, request_count > 0) AS u
+      `SELECT grouping(mode, model) AS set, mode, model, ${AGGREGATES}, uniqExactIf(token_id, request_count > 0 AND token_id != '') AS u
        FROM usage_stats_daily ${where.sql()}
        GROUP BY GROUPING SETS ((), (mode), (model))
        ORDER BY set, mode, model`,
@@ -233,7 +233,8 @@ export class StatsStore {
    * request logs of those tokens in the range (the name the token carried when it was used).
    */
   async topTokens(range: DayRange, limit: number): Promise<TopToken[]> {
-    const where = rangeConditions(range)
+    // Refused and unauthenticated requests are filed under no token (''): requests, but nobody's.
+    const where = rangeConditions(range).raw("token_id != ''", {})
     const rows = await this.rows(
       `SELECT token_id, sum(request_count) AS r, sum(total_tokens) AS t, sum(success_count) AS s, sum(error_count) AS e
        FROM usage_stats_daily ${where.sql()} GROUP BY token_id

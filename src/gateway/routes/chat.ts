@@ -7,6 +7,7 @@ import { clientGone, write } from '../http.ts'
 import { SseParser } from '../sse.ts'
 import { describeConnectionError, unavailable, type UpstreamResult } from '../upstream.ts'
 import type { GatewayDeps } from '../deps.ts'
+import { cutText } from '../../record/text.ts'
 import {
   ChatStreamTranslator,
   TranslationError,
@@ -29,7 +30,7 @@ export function chatRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     try {
       request = parseChatCompletionRequest(req.body)
       exchange.requestedModel = request.model
-      if (!exchange.conversationId && request.user) exchange.conversationId = request.user.slice(0, 256)
+      if (!exchange.conversationId && request.user) exchange.conversationId = cutText(request.user, 256)
       exchange.captureContent(() => openaiRequestContent(request!))
       upstreamBody = toAnthropicRequest(request, { defaultMaxTokens: deps.config.claude.default_max_tokens })
     } catch (err) {

@@ -6,6 +6,7 @@ import { clientGone, rawBody, write } from '../http.ts'
 import { SseParser } from '../sse.ts'
 import { describeConnectionError, forwardableHeaders, unavailable, type UpstreamResult } from '../upstream.ts'
 import type { GatewayDeps } from '../deps.ts'
+import { cutText } from '../../record/text.ts'
 
 /**
  * The native Anthropic API, passed through faithfully: the body goes upstream byte for byte (unknown
@@ -24,7 +25,7 @@ export function messagesRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     const { model, stream, metadata } = body as { model?: unknown; stream?: unknown; metadata?: { user_id?: unknown } }
     exchange.requestedModel = typeof model === 'string' ? model : null
     exchange.stream = stream === true && endpoint === 'messages'
-    if (!exchange.conversationId && typeof metadata?.user_id === 'string') exchange.conversationId = metadata.user_id.slice(0, 256)
+    if (!exchange.conversationId && typeof metadata?.user_id === 'string') exchange.conversationId = cutText(metadata.user_id, 256)
     exchange.requestParams = requestParams(body as Record<string, unknown>)
     if (endpoint === 'messages') exchange.captureContent(() => anthropicRequestContent(body))
     const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''
@@ -59,22 +60,27 @@ async function relay(result: UpstreamResult, exchange: Exchange, reply: FastifyR
   reply.hijack()
   reply.raw.writeHead(result.status, { ...result.headers, 'cache-control': 'no-cache', connection: 'keep-alive' })
   const parser = new SseParser()
+  let stopped = false
+  let broken: string | undefined
   try {
     for await (const chunk of result.body) {
       await write(reply, chunk)
       for (const event of parser.push(chunk)) {
         if (event.event === 'content_block_delta') exchange.firstByte()
+        if (event.event === 'message_stop') stopped = true
         exchange.observeEvent(event.event, safeJson(event.data))
       }
     }
+    // A stream that ends cleanly but without message_stop (a proxy on the way cut it) is not a whole answer.
+    if (!stopped && exchange.errorType === null) broken = 'upstream stream interrupted: upstream closed the stream before message_stop'
   } catch (err) {
-    if (!reply.raw.destroyed) {
-      // The upstream connection broke mid-stream: tell the client the way Anthropic itself would.
-      const message = `upstream stream interrupted: ${describeConnectionError(err)}`
-      exchange.errorType = 'api_error'
-      exchange.errorMessage = message
-      await write(reply, `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message } })}\n\n`)
-    }
+    broken = `upstream stream interrupted: ${describeConnectionError(err)}`
+  }
+  if (broken !== undefined && !reply.raw.destroyed) {
+    // Tell the client the way Anthropic itself would, and record the answer as the error it is.
+    exchange.errorType = 'api_error'
+    exchange.errorMessage = broken
+    await write(reply, `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message: broken } })}\n\n`)
   }
   reply.raw.end()
 }
