@@ -12,7 +12,8 @@ import { Authenticator } from './gateway/auth.ts'
 import { Upstream } from './gateway/upstream.ts'
 import { acceptJson, bodyTimeoutOptions } from './http/body.ts'
 import { speaks, unroutable } from './http/errors.ts'
-import { proxiedRoutes } from './gateway/proxied.ts'
+import { SocketErrors } from './http/socket-errors.ts'
+import { proxiedRoutes, recordRefusal } from './gateway/proxied.ts'
 import { serviceRoutes } from './gateway/routes/service.ts'
 import { requireAdmin } from './admin/auth.ts'
 import { FailedAttempts } from './admin/failed-attempts.ts'
@@ -26,6 +27,7 @@ import { metricsRoute } from './admin/metrics-route.ts'
 import type { ExporterStats } from './sinks/exporter.ts'
 import type { Tracing } from './sinks/tracing.ts'
 import type { GatewayMetrics } from './sinks/metrics.ts'
+import type { StartupState } from './startup.ts'
 
 /** The long-lived parts of a running gateway, built once from the config and the warehouse. */
 export interface Services {
@@ -83,9 +85,21 @@ export function createServices(config: Config, warehouse: Warehouse, onError: (e
 /** Assembles the HTTP application from its parts; no logic of its own. */
 export function buildApp(
   services: Services,
-  opts: { logger?: FastifyBaseLogger; onExchange?: (exchange: Exchange) => void; exporter?: { stats(): ExporterStats }; metrics?: GatewayMetrics } = {},
+  opts: {
+    logger?: FastifyBaseLogger
+    onExchange?: (exchange: Exchange) => void
+    exporter?: { stats(): ExporterStats }
+    metrics?: GatewayMetrics
+    /** while not ready, only health, readiness and metrics are served */
+    startup?: { readonly state: StartupState }
+  } = {},
 ): FastifyInstance {
   const { config } = services
+  const gateway = { config, auth: services.auth, upstream: services.upstream, onExchange: opts.onExchange ?? (() => {}) }
+  // Errors raised before routing (by fastify, or by Node on the socket) answer in the path's dialect, and a
+  // proxied route's request refused there is recorded all the same.
+  const refused = recordRefusal.bind(null, gateway)
+  const socketErrors = new SocketErrors(refused)
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     logController: new RequestLog(['/health', '/ready', config.metrics.path]),
@@ -93,21 +107,18 @@ export function buildApp(
     bodyLimit: config.server.body_limit,
     ...bodyTimeoutOptions(config.server.body_timeout),
     return503OnClosing: true,
-    frameworkErrors: unroutable,
+    frameworkErrors: unroutable(refused),
+    clientErrorHandler: socketErrors.handle,
   })
+  socketErrors.watch(app.server)
   app.decorateRequest('exchange', null)
   acceptJson(app)
   // Everything outside the proxied API (admin, token info, metrics, health, unknown paths) speaks the admin
   // shape; the proxied routes' plugins each set their own.
   speaks(app, 'admin')
 
-  serviceRoutes(app, services.warehouse)
-  app.register(
-    proxiedRoutes(
-      { config, auth: services.auth, upstream: services.upstream, onExchange: opts.onExchange ?? (() => {}) },
-      opts.metrics,
-    ),
-  )
+  serviceRoutes(app, services.warehouse, opts.startup && { startup: opts.startup, open: [config.metrics.path] })
+  app.register(proxiedRoutes(gateway, opts.metrics))
   if (opts.metrics && config.metrics.enabled) metricsRoute(app, opts.metrics, { path: config.metrics.path, bearerToken: config.metrics.bearer_token })
   const { warehouse } = services
   tokenInfoRoute(app, { store: warehouse.tokens, auth: services.auth, stats: warehouse.stats })

@@ -94,6 +94,7 @@ export const configSchema = z.strictObject({
     path: z.string().regex(/^\/[A-Za-z0-9/_-]*$/, 'expected a path such as /metrics').default('/metrics'),
     bearer_token: z.string().default(''),
     token_labels: z.boolean().default(false),
+    max_label_sets: z.number().int().min(1).default(5000),
   }),
   otel: z.strictObject({
     endpoint: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify'
 import { createLogger } from './logging.ts'
 import type { Config } from './config.ts'
 import { ensureReaderPassword, ensureSecrets } from './secrets.ts'
-import { openWarehouse, type Warehouse } from './warehouse/index.ts'
+import { openWarehouse, WarehouseUnreachableError, type Warehouse } from './warehouse/index.ts'
+import { MigrationChangedError } from './warehouse/migrate.ts'
 import { startHttpInterface, type HttpInterface } from './warehouse/embedded/http-interface.ts'
 import { buildApp, createServices, type Services } from './app.ts'
 import type { Exchange } from './record/exchange.ts'
@@ -17,6 +18,7 @@ import { GatewayMetrics } from './sinks/metrics.ts'
 import { interruptible } from './sinks/interruptible.ts'
 import { Connections } from './http/drain.ts'
 import { runSteps } from './shutdown.ts'
+import { Startup } from './startup.ts'
 
 export interface RunningGateway {
   url: string
@@ -46,7 +48,8 @@ export interface RunningGateway {
 
 /**
  * Starts a gateway: secrets, warehouse (migrated), services, HTTP server, and in embedded mode the
- * ClickHouse HTTP interface. `close()` stops accepting, lets in-flight requests finish, then releases
+ * ClickHouse HTTP interface. A ClickHouse server that does not answer yet does not stop it: it listens, not
+ * ready, and brings the rest up in the background once ClickHouse answers (see startup.ts). `close()` stops accepting, lets in-flight requests finish, then releases
  * everything in reverse order, within a deadline.
  */
 export async function startGateway(
@@ -74,13 +77,9 @@ export async function startGateway(
   // Fired by abort(): the exporter's inserts give up and what it holds is spooled.
   const cutoff = new AbortController()
   try {
-    await warehouse.migrate((message) => logger.info(message))
     services = createServices(config, warehouse, log, tracing)
     // An account's failures are logged when its condition changes, not once per request it fails.
     services.pool.onChange = (c) => logger[c.to === 'ok' ? 'info' : 'warn']({ account: c.name, account_id: c.id, from: c.from, to: c.to }, describeChange(c))
-    await services.tokens.start()
-    await services.accounts.reload()
-    services.accounts.watch(30_000)
     exporter = new ClickHouseExporter(interruptible(warehouse.client, cutoff.signal), {
       bufferSize: config.logging.buffer_size,
       batchSize: config.logging.batch_size,
@@ -95,15 +94,37 @@ export async function startGateway(
       log: logger.child({ component: 'exporter' }),
     })
     const sink = exporter
-    const { pool } = services
+    const { pool, tokens } = services
     const metrics = new GatewayMetrics({
       tokenLabels: config.metrics.token_labels,
       accounts: () => pool.accounts.map((a) => ({ id: a.id, up: pool.health(a.id).status === 'healthy' })),
       exporter: () => sink.stats(),
+      tokenRetired: (id) => tokens.retired(id),
+      maxLabelSets: config.metrics.max_label_sets,
     })
     // Before start(): the replay of an earlier run's spool is timed too.
     sink.onBatch = (b) => metrics.batch(b)
-    await exporter.start()
+    // What needs ClickHouse. A server may not answer yet: the gateway then listens anyway, not ready, and
+    // retries in the background; the embedded engine is in the process, so any failure stops start-up here.
+    const parts = services
+    const retry = warehouse.kind === 'server'
+    const startup = new Startup(
+      [
+        { name: 'connect to ClickHouse and migrate', run: () => warehouse.migrate((message) => logger.info(message)) },
+        { name: 'read the tokens', run: () => parts.tokens.start() },
+        { name: 'read the accounts', run: () => parts.accounts.reload().then(() => parts.accounts.watch(30_000)) },
+        // replays what an earlier run spooled
+        { name: 'start the exporter', run: () => sink.start() },
+      ],
+      {
+        retry,
+        // a changed migration needs an operator, not another attempt
+        fatal: (err) => err instanceof MigrationChangedError,
+        describe: (step, err) => (err instanceof WarehouseUnreachableError ? 'ClickHouse is not reachable yet' : `could not ${step.name} yet`),
+        log: logger,
+      },
+    )
+    if (!retry) await startup.first()
     const redactor = Redactor.fromConfig(config)
     // Runs when a response is over; the client has its answer already. The record is built once and each
     // sink projects it; one sink failing never starves the others nor throws into the request.
@@ -126,7 +147,7 @@ export async function startGateway(
       each(() => metrics.observe(record))
       if (opts.onExchange) each(() => opts.onExchange!(exchange, record))
     }
-    const app = buildApp(services, { logger, onExchange, exporter: sink, metrics })
+    const app = buildApp(services, { logger, onExchange, exporter: sink, metrics, startup })
     const connections = new Connections(app.server)
     if (warehouse.engine && embeddedHttp) {
       const embedded = config.clickhouse.embedded
@@ -143,11 +164,19 @@ export async function startGateway(
     }
     const address = await portOf('server.port', config.server.port, () => app.listen({ host: config.server.host, port: config.server.port }))
     const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1')
+    if (retry) {
+      await startup.first().catch(async (err) => {
+        await app.close()
+        throw err
+      })
+    }
     const running = services
     const { shutdown_timeout, shutdown_grace } = config.server
     let closing: Promise<void> | undefined
     const shutDown = async () => {
       const latest = performance.now() + shutdown_timeout + shutdown_grace
+      // No further start-up attempt (an attempt under way ends as the warehouse closes).
+      void startup.stop()
       // Stops accepting now; what it waits for (a query under way, a keep-alive client) is bounded below.
       const httpClosed = clickhouseHttp?.close()
       httpClosed?.catch(() => {}) // awaited (and reported) as a step below

@@ -33,7 +33,7 @@ describe('config', () => {
     expect(config.conversations).toEqual({ enabled: true, redact_builtin: true, store_media: false, redact: [], max_bytes: 4 * 1024 ** 2 })
     expect(config.logging).toEqual({ buffer_size: 10_000, batch_size: 1000, flush_interval: 500, workers: 2, spool_max_bytes: 10 * 1024 ** 3, buffer_max_bytes: 256 * 1024 ** 2, batch_max_bytes: 16 * 1024 ** 2 })
     expect(config.retention).toEqual({ storage_policy: '', move_after: '', cold_volume: 'cold' })
-    expect(config.metrics).toEqual({ enabled: true, path: '/metrics', bearer_token: '', token_labels: false })
+    expect(config.metrics).toEqual({ enabled: true, path: '/metrics', bearer_token: '', token_labels: false, max_label_sets: 5000 })
     expect(config.otel).toEqual({ endpoint: '', service_name: '', capture_content: false, sample_ratio: 1 })
     expect(config.jwt.issuer).toBe('ccproxy')
     expect(config.jwt.default_expiry).toBe(720 * 3_600_000)

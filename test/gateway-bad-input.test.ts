@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestGateway, type TestGateway, json } from './support/gateway.ts'
+import { eventually, startTestGateway, type TestGateway, json } from './support/gateway.ts'
 
 let t: TestGateway
 let token: string
+let tokenId: string
 beforeAll(async () => {
   t = await startTestGateway({ server: { body_limit: 4096 } })
-  token = (await t.mintToken()).token
+  ;({ token, id: tokenId } = await t.mintToken())
 })
 afterAll(() => t.close())
 
@@ -78,6 +79,27 @@ describe('bad input gets a clear error in the route’s dialect, never a 500', (
     const res = await post('/v1/chat/completions', 'hello', { 'content-type': 'text/plain' })
     expect(res.status).toBe(415)
     expect((await json(res)).error.type).toBe('invalid_request_error')
+  })
+
+  it('every refused body leaves one record, under the token that sent it', async () => {
+    const big = JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'a'.repeat(5000) }] })
+    const cases: Array<[string, string, Record<string, string>, string, number]> = [
+      ['/v1/chat/completions', '{"model": "x", ', {}, 'chat.completions', 400],
+      ['/v1/messages', '{nope', {}, 'messages', 400],
+      ['/v1/messages/count_tokens', '[', {}, 'count_tokens', 400],
+      ['/v1/chat/completions', big, {}, 'chat.completions', 413],
+      ['/v1/messages', big, {}, 'messages', 413],
+      ['/v1/chat/completions', 'hello', { 'content-type': 'text/plain' }, 'chat.completions', 415],
+      ['/v1/messages', 'hello', { 'content-type': 'text/plain' }, 'messages', 415],
+    ]
+    for (const [path, body, headers, endpoint, status] of cases) {
+      const before = t.records.length
+      const res = await post(path, body, headers)
+      expect(res.status, path).toBe(status)
+      await res.arrayBuffer()
+      await eventually(() => expect(t.records.length).toBe(before + 1))
+      expect(t.records.at(-1), `${path} ${status}`).toMatchObject({ endpoint, status_code: status, success: false, token_id: tokenId, error_type: status === 413 ? 'request_too_large' : 'invalid_request_error' })
+    }
   })
 
   it('an unreachable upstream is a 502', async () => {

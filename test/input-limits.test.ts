@@ -196,9 +196,28 @@ describe('server.body_timeout', () => {
     expect(took).toBeGreaterThanOrEqual(900)
     expect(took).toBeLessThan(5_000)
     expect(req.received()).toMatch(/^HTTP\/1\.1 408 /)
+    // in the route's dialect, though Node cut the request before fastify had a say
+    expect(JSON.parse(req.received().slice(req.received().indexOf('\r\n\r\n') + 4))).toEqual({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'the request did not arrive in full within server.body_timeout' },
+    })
     // one record, as for every request that reached a proxied route, naming what happened
-    await eventually(() => expect(t.records.at(-1)).toMatchObject({ status_code: 408, success: false, error_type: 'client_disconnected' }))
+    await eventually(() => expect(t.records.at(-1)).toMatchObject({ status_code: 408, success: false, error_type: 'invalid_request_error' }))
+    expect(t.exchanges.at(-1)!.errorMessage).toMatch(/server\.body_timeout/)
     expect(t.upstream.requests.some((r) => r.rawBody?.startsWith('{"model":"m",') && r.rawBody.length < 20)).toBe(false)
+  })
+
+  it('records a client that leaves mid-upload as 499, not as a timeout', async () => {
+    const before = t.records.length
+    const req = rawRequest(
+      '/v1/messages',
+      { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'content-length': '1000' },
+      '{"model":"m",',
+    )
+    await new Promise((r) => setTimeout(r, 200))
+    req.socket.destroy()
+    await eventually(() => expect(t.records.length).toBe(before + 1))
+    expect(t.records.at(-1)).toMatchObject({ status_code: 499, success: false, error_type: 'client_disconnected' })
   })
 
   it('does not cut a streamed answer that takes longer than the body timeout', async () => {

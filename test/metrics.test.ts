@@ -102,7 +102,12 @@ function exporterStats(over: Partial<ExporterStats> = {}): ExporterStats {
 }
 
 function metricsOf(opts: { tokenLabels?: boolean; accounts?: Array<{ id: string; up: boolean }>; exporter?: ExporterStats } = {}) {
-  return new GatewayMetrics({ tokenLabels: opts.tokenLabels ?? false, accounts: () => opts.accounts ?? [], exporter: () => opts.exporter ?? exporterStats() })
+  // Both accounts of the records are in the pool unless a test says otherwise (series of other accounts are removed).
+  const accounts = opts.accounts ?? [
+    { id: ACCOUNT_A, up: true },
+    { id: ACCOUNT_B, up: true },
+  ]
+  return new GatewayMetrics({ tokenLabels: opts.tokenLabels ?? false, accounts: () => accounts, exporter: () => opts.exporter ?? exporterStats() })
 }
 
 async function scrape(m: GatewayMetrics): Promise<Sample[]> {
@@ -530,5 +535,132 @@ describe('end to end: /metrics of a gateway serving real SDK clients', () => {
   it('exposes no secret: not the client token, the upstream keys, the admin key or the scrape token', async () => {
     const text = await scrapeGateway()
     for (const secret of [token.token, ...UPSTREAM_KEYS, ADMIN_KEY, SCRAPE_TOKEN]) expect(text).not.toContain(secret)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// Cardinality: the series of accounts and tokens that are gone are removed, and every request family has a cap.
+
+describe('GatewayMetrics: bounded cardinality', () => {
+  it('past max_label_sets, new label sets fold their ids, models and error type into `other`; nothing is lost', async () => {
+    const accounts = Array.from({ length: 6 }, (_, i) => ({ id: `acc_${i}`, up: true }))
+    const m = new GatewayMetrics({ tokenLabels: true, maxLabelSets: 2, accounts: () => accounts, exporter: () => exporterStats() })
+    for (let i = 0; i < 6; i++) m.observe(record({ account_id: `acc_${i}`, token_id: `tok_${i}`, error_type: `kind_${i}`, status_code: 500 + i, usage: [10, 1, 0, 0] }))
+    const s = await scrape(m)
+    const requests = pick(s, METRIC.requests)
+    expect(requests.map((x) => x.labels.account)).toEqual(['acc_0', 'acc_1', 'other', 'other', 'other', 'other'])
+    // the status code is bounded by construction and is kept: alerts on 5xx still see every request
+    expect(pick(s, METRIC.requests, { account: 'other' }).map((x) => [x.labels.token, x.labels.model, x.labels.status_code])).toEqual([
+      ['other', 'other', '502'],
+      ['other', 'other', '503'],
+      ['other', 'other', '504'],
+      ['other', 'other', '505'],
+    ])
+    expect(total(s, METRIC.requests)).toBe(6)
+    expect(total(s, METRIC.tokens, { type: 'input' })).toBe(60)
+    expect(new Set(pick(s, `${METRIC.operationDuration}_count`).map((x) => x.labels.error_type))).toEqual(new Set(['kind_0', 'kind_1', 'other']))
+    expect(total(s, `${METRIC.operationDuration}_count`)).toBe(6)
+  })
+
+  it('removes the series of an account that left the pool and of a retired token, from every family that has them', async () => {
+    let accounts = [
+      { id: ACCOUNT_A, up: true },
+      { id: ACCOUNT_B, up: true },
+    ]
+    const retired = new Set<string>()
+    const m = new GatewayMetrics({ tokenLabels: true, accounts: () => accounts, tokenRetired: (id) => retired.has(id), exporter: () => exporterStats() })
+    m.observe(record({ account_id: ACCOUNT_A, token_id: 'tok_alice', usage: [1, 1, 0, 0] }))
+    m.observe(record({ account_id: ACCOUNT_B, token_id: 'tok_bob', usage: [1, 1, 0, 0] }))
+    m.observe(record({ account_id: '', token_id: '', status_code: 401, success: false, error_type: 'authentication_error' }))
+    accounts = [{ id: ACCOUNT_A, up: true }]
+    let s = await scrape(m)
+    expect(pick(s, METRIC.requests).map((x) => x.labels.account)).toEqual([ACCOUNT_A, ''])
+    expect(pick(s, METRIC.tokens, { token: 'tok_bob' })).toHaveLength(2) // no account label here
+    retired.add('tok_bob')
+    s = await scrape(m)
+    expect(s.some((x) => x.labels.token === 'tok_bob' || x.labels.account === ACCOUNT_B)).toBe(false)
+    expect(pick(s, METRIC.tokens, { token: 'tok_alice' })).toHaveLength(2)
+    // A late record of the deleted account (its request was in flight) never reaches a scrape.
+    m.observe(record({ account_id: ACCOUNT_B, token_id: 'tok_alice' }))
+    expect((await scrape(m)).some((x) => x.labels.account === ACCOUNT_B)).toBe(false)
+  })
+})
+
+describe('end to end: /metrics forgets deleted accounts and revoked or expired tokens', () => {
+  const MODEL = 'claude-sonnet-4-6'
+  let t: TestGateway
+  const ask = (apiKey: string) => new Anthropic({ baseURL: t.url, apiKey, maxRetries: 0 }).messages.create({ model: MODEL, max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] })
+  const scrapeText = async () => (await fetch(`${t.url}/metrics`)).text()
+
+  beforeAll(async () => {
+    t = await startTestGateway({ auth: { token_cache_ttl: '200ms' }, metrics: { token_labels: true } })
+  })
+  afterAll(() => t?.close())
+
+  it('an account deleted through the admin API leaves no series behind', async () => {
+    const added = await t.admin('POST', '/api/account/apikey', { name: 'short-lived', api_key: 'sk-ant-api03-short-lived-account-0000', priority: -1 })
+    expect(added.status).toBe(200)
+    const id: string = added.body.id
+    const token = await t.mintToken({ name: 'account-user' })
+    for (let i = 0; i < 3; i++) await ask(token.token)
+    await eventually(() => expect(t.records.filter((r) => r.account_id === id)).toHaveLength(3))
+    expect(total(parse(await scrapeText()), METRIC.requests, { account: id })).toBe(3)
+
+    expect((await t.admin('DELETE', `/api/account/${id}`)).status).toBe(200)
+    const text = await scrapeText()
+    expect(text).not.toContain(id)
+    // only that account's series went: the token's next request, through a config account, counts afresh
+    await ask(token.token)
+    await eventually(async () => expect(total(parse(await scrapeText()), METRIC.requests, { token: token.id })).toBe(1))
+  })
+
+  it('a revoked token leaves no series behind (with metrics.token_labels on); other tokens keep theirs', async () => {
+    const doomed = await t.mintToken({ name: 'doomed' })
+    const kept = await t.mintToken({ name: 'kept' })
+    await ask(doomed.token)
+    await ask(kept.token)
+    await eventually(async () => {
+      const s = parse(await scrapeText())
+      expect(total(s, METRIC.requests, { token: doomed.id })).toBe(1)
+      expect(total(s, METRIC.tokens, { token: doomed.id })).toBeGreaterThan(0)
+    })
+    expect((await t.admin('POST', '/api/token/revoke', { id: doomed.id })).status).toBe(200)
+    // seen within auth.token_cache_ttl
+    await eventually(async () => expect(await scrapeText()).not.toContain(doomed.id))
+    expect(total(parse(await scrapeText()), METRIC.requests, { token: kept.id })).toBe(1)
+  })
+
+  it('an expired token leaves no series behind', async () => {
+    const brief = await t.mintToken({ name: 'brief', expires_in: '2s' })
+    await ask(brief.token)
+    await eventually(async () => expect(total(parse(await scrapeText()), METRIC.requests, { token: brief.id })).toBe(1))
+    await eventually(async () => expect(await scrapeText()).not.toContain(brief.id), 4000)
+  })
+})
+
+describe('end to end: metrics.max_label_sets caps each family', () => {
+  let t: TestGateway
+  beforeAll(async () => {
+    t = await startTestGateway({ metrics: { token_labels: true, max_label_sets: 3 } })
+  })
+  afterAll(() => t?.close())
+
+  it('a gateway with more tokens than the cap exposes at most the cap, plus the folded sets, and counts every request', async () => {
+    const tokens = await Promise.all(Array.from({ length: 8 }, (_, i) => t.mintToken({ name: `many-${i}` })))
+    for (const token of tokens) {
+      await new Anthropic({ baseURL: t.url, apiKey: token.token, maxRetries: 0 }).messages.create({ model: 'claude-sonnet-4-6', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] })
+    }
+    await eventually(() => expect(t.records).toHaveLength(8))
+    const text = await (await fetch(`${t.url}/metrics`)).text()
+    const s = parse(text)
+    const requests = pick(s, METRIC.requests)
+    expect(requests.filter((x) => x.labels.token !== 'other')).toHaveLength(3)
+    expect(pick(s, METRIC.requests, { token: 'other', account: 'other', model: 'other' })).toHaveLength(1)
+    expect(total(s, METRIC.requests)).toBe(8)
+    for (const family of [METRIC.tokens, METRIC.operationDuration]) {
+      const sets = new Set(s.filter((x) => x.name.startsWith(family) && !x.name.endsWith('_bucket')).map((x) => JSON.stringify({ ...x.labels, le: undefined })))
+      expect(sets.size, family).toBeLessThanOrEqual(3 * 2 + 2)
+    }
+    if (HAS_PROMTOOL) expect(promtool(text).problems.filter((p) => !DEFAULT_METRIC_LINT.includes(p.split(' ')[0]!))).toEqual([])
   })
 })

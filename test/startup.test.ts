@@ -90,14 +90,28 @@ describe('npm start on a fresh data directory', () => {
     )
   }, 60_000)
 
-  it('says plainly when the configured ClickHouse server cannot be reached', () => {
-    const res = spawnSync(GATEWAY[0], [...GATEWAY.slice(1), 'start'], {
-      env: { ...process.env, CCPROXY_DATA_DIR: mkdtempSync(join(tmpdir(), 'ccproxy-dead-')), CCPROXY_CLICKHOUSE_URL: 'http://127.0.0.1:9' },
-      encoding: 'utf8',
+  it('keeps running, not ready, when the configured ClickHouse server cannot be reached, and says so in one log line', async () => {
+    const run = start({
+      CCPROXY_DATA_DIR: mkdtempSync(join(tmpdir(), 'ccproxy-dead-')),
+      CCPROXY_CLICKHOUSE_URL: 'http://127.0.0.1:9',
+      CCPROXY_SERVER_HOST: '127.0.0.1',
+      CCPROXY_SERVER_PORT: '0',
+      CCPROXY_CONFIG: 'config.yaml',
     })
-    expect(res.status).toBe(1)
-    expect(res.stderr.trim()).toBe('ccproxy cannot start: ClickHouse at http://127.0.0.1:9 is not reachable: connect ECONNREFUSED 127.0.0.1:9')
-  })
+    const url = await run.listening
+    expect((await fetch(`${url}/health`)).status).toBe(200)
+    const ready = await fetch(`${url}/ready`)
+    expect(ready.status).toBe(503)
+    expect(await ready.json()).toMatchObject({ status: 'not ready', reason: 'ClickHouse is not reachable yet' })
+    await new Promise((r) => setTimeout(r, 1000)) // a few retries fail meanwhile
+    const waiting = run.output().split('\n').filter((line) => line.includes('retries in the background'))
+    expect(waiting).toHaveLength(1) // once, not once per attempt
+    expect(waiting[0]).toContain('connect to ClickHouse and migrate: ClickHouse at http://127.0.0.1:9 is not reachable: connect ECONNREFUSED 127.0.0.1:9')
+    const stopping = performance.now()
+    run.child.kill('SIGTERM')
+    expect(await run.exited).toBe(0)
+    expect(performance.now() - stopping).toBeLessThan(3000)
+  }, 30_000)
 
   it('npm run migrate applies the schema once', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ccproxy-migrate-'))

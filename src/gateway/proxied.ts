@@ -6,6 +6,8 @@ import { chatRoutes } from './routes/chat.ts'
 import { messagesRoutes } from './routes/messages.ts'
 import { modelRoutes } from './routes/models.ts'
 import { cutText } from '../record/text.ts'
+import { anthropicErrorType, type Refusal } from '../http/errors.ts'
+import { answeredOnSocket } from '../http/socket-errors.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -34,6 +36,29 @@ export function proxiedRoutes(deps: GatewayDeps, metrics?: GatewayMetrics) {
   }
 }
 
+/** The proxied routes by method and path, for requests refused before routing (the routes declare their own). */
+function endpointOf(method: string, path: string): Endpoint | undefined {
+  const [p = ''] = path.split('?')
+  if (method === 'GET') return p === '/v1/models' || p.startsWith('/v1/models/') ? 'models' : undefined
+  if (method !== 'POST') return undefined
+  return ({ '/v1/chat/completions': 'chat.completions', '/v1/messages': 'messages', '/v1/messages/count_tokens': 'count_tokens' } as const)[p]
+}
+
+/**
+ * Records a request refused before routing (a path that does not decode, headers over Node's limit) when
+ * it was addressed to a proxied route: one record, without a token (none was read), like any refusal.
+ */
+export function recordRefusal(deps: Pick<GatewayDeps, 'onExchange'>, refusal: Refusal): void {
+  const endpoint = endpointOf(refusal.method, refusal.path)
+  if (!endpoint) return
+  const exchange = new Exchange(endpoint)
+  exchange.clientIp = refusal.clientIp
+  exchange.userAgent = cutText(refusal.userAgent, 512)
+  exchange.fail(refusal.status, refusal.type, refusal.message)
+  exchange.finish()
+  deps.onExchange(exchange)
+}
+
 /**
  * Starts measuring a proxied request and authenticates its caller. When the response is over — sent,
  * failed or abandoned by the client — the exchange is finished and handed to `deps.onExchange` (never
@@ -48,10 +73,10 @@ async function admit(req: FastifyRequest, reply: FastifyReply, deps: GatewayDeps
   reply.raw.setHeader('x-ccproxy-request-id', exchange.id)
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) exchange.clientAborted = true
-    // Nothing was answered and the body never arrived whole: server.body_timeout, or the client left mid-upload.
-    if (exchange.statusCode === 0 && !req.raw.complete) {
-      exchange.fail(408, 'client_disconnected', 'the request body did not arrive in full (server.body_timeout, or the client went away)')
-    }
+    // Node cut the request before its body arrived whole (server.body_timeout, a body that is not HTTP) and
+    // answered it on the socket: recorded as answered. A client that left mid-upload is a 499, below.
+    const cut = exchange.statusCode === 0 ? answeredOnSocket(reply.raw) : undefined
+    if (cut) exchange.fail(cut.status, anthropicErrorType(cut.status), cut.message)
     // The client left before a byte of the answer was sent: recorded as nginx does (499), not as the 200 it
     // never got (a failure already recorded, an upstream 429 say, keeps its status).
     if (!reply.raw.headersSent && !(exchange.statusCode >= 400)) {

@@ -75,10 +75,11 @@ export function errorBody(dialect: Dialect, err: GatewayError): unknown {
 export function speaks(app: FastifyInstance, dialect: Dialect | ((req: FastifyRequest) => Dialect)): void {
   const of = typeof dialect === 'function' ? dialect : () => dialect
   app.setErrorHandler((error: FastifyError | GatewayError, req, reply) => {
+    // The connection is gone — the client left (its abort ended the upstream call, or its body stopped) or
+    // Node cut the request on the socket and answered it there: nobody to answer, and its record is made
+    // as the connection closes, from what really happened.
+    if (reply.raw.destroyed) return reply.hijack()
     const known = asGatewayError(error, req)
-    // The client left while the request waited on upstream (its abort ended that call): nobody to answer,
-    // nothing went wrong, and its record (499) was made when it left.
-    if (!known && reply.raw.destroyed) return reply.hijack()
     if (!known) req.log.error({ err: error }, 'unhandled error')
     const shown = known ?? new GatewayError(500, 'internal error')
     req.exchange?.fail(shown.status, shown.opts.type ?? anthropicErrorType(shown.status), shown.message)
@@ -94,12 +95,41 @@ export function speaks(app: FastifyInstance, dialect: Dialect | ((req: FastifyRe
 }
 
 /**
- * Fastify's `frameworkErrors`: a path parameter that does not decode or is too long, found before routing,
- * so before any plugin's handler. Only admin routes have path parameters: these answer in the admin shape.
+ * The dialect of a URL, for errors raised before routing only (fastify's frameworkErrors, Node's clientError):
+ * there is no plugin yet to say it, so the path prefix does, mirroring the plugins' prefixes. Everything
+ * routed gets its dialect from its plugin (`speaks`), never from here.
  */
-export function unroutable(error: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
-  const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 400
-  reply.code(status).send(errorBody('admin', new GatewayError(status, error.message)))
+export function dialectOfPath(path: string, anthropicVersion: boolean): Dialect {
+  const [p = ''] = path.split('?')
+  const under = (prefix: string) => p === prefix || p.startsWith(`${prefix}/`)
+  if (under('/v1/messages')) return 'anthropic'
+  if (under('/v1/models')) return anthropicVersion ? 'anthropic' : 'openai'
+  return under('/v1') ? 'openai' : 'admin'
+}
+
+/** A request refused before routing: what its record needs (a proxied route's request gets one). */
+export interface Refusal {
+  method: string
+  path: string
+  status: number
+  type: string
+  message: string
+  clientIp: string
+  userAgent: string
+}
+
+/**
+ * Fastify's `frameworkErrors`: a path that does not decode, or a path parameter too long, found before
+ * routing, so before any plugin's handler: answered in the dialect of the path, and reported to `refused`.
+ */
+export function unroutable(refused: (refusal: Refusal) => void) {
+  return (error: FastifyError, req: FastifyRequest, reply: FastifyReply): void => {
+    const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 400
+    const err = new GatewayError(status, error.message)
+    reply.code(status).send(errorBody(dialectOfPath(req.url, req.headers['anthropic-version'] !== undefined), err))
+    const userAgent = req.headers['user-agent'] ?? ''
+    refused({ method: req.method, path: req.url, status, type: anthropicErrorType(status), message: err.message, clientIp: req.ip, userAgent })
+  }
 }
 
 /** Our own errors as they are, fastify's client errors (413, 415, …) in our words, anything else undefined. */

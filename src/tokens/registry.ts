@@ -99,6 +99,12 @@ export class TokenRegistry {
     this.#local.set(id, { at: this.now(), row: undefined })
   }
 
+  /** Whether this replica knows the token can no longer be used (revoked or expired); the metrics drop its series. */
+  retired(id: string, now = Date.now()): boolean {
+    const row = this.#known.get(id) ?? this.#misses.get(id)?.row
+    return row !== undefined && (row.revoked_at !== null || row.expires_at.getTime() <= now)
+  }
+
   markUsed(id: string, at = new Date()): void {
     this.#used.set(id, at)
     this.#usageTimer ??= setTimeout(() => void this.flushUsage(), 60_000).unref()

@@ -31,6 +31,9 @@ export interface Warehouse {
   close(): Promise<void>
 }
 
+/** ClickHouse did not answer (a server that is down, not there yet, or out of reach); worth trying again. */
+export class WarehouseUnreachableError extends Error {}
+
 /** Tables no SQL reader may see rows of: the embedded engine hides them from read-only connections. */
 export const SECRET_TABLES = ['account_credentials']
 
@@ -83,7 +86,7 @@ function assemble(
       const bootstrap = bootstrapClient()
       try {
         const ping = await bootstrap.ping()
-        if (!ping.success) throw new Error(`${where} is not reachable: ${ping.error.message}`)
+        if (!ping.success) throw new WarehouseUnreachableError(`${where} is not reachable: ${ping.error.message}`, { cause: ping.error })
         const applied = await migrate({ client, bootstrap, database, ...(log ? { log } : {}) })
         if (retention && (await applyRetention(client, retention))) log?.(`old parts move to volume ${retention.cold_volume} after ${retention.move_after}`)
         return applied

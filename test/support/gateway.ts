@@ -39,11 +39,12 @@ export async function startTestGateway(overrides: Record<string, any> = {}, env:
     env,
     overrides: {
       data_dir: dataDir,
-      server: { host: '127.0.0.1', port: 0 },
+      // a test's own server settings keep the free port unless they name one
+      server: { host: '127.0.0.1', port: 0, ...overrides.server },
       admin: { key: ADMIN_KEY },
       claude: { api_url: upstream.url, api_keys: UPSTREAM_KEYS, ...overrides.claude },
       clickhouse: { database: `ccproxy_test_${++gateways}`, embedded: { path: enginePath, http_port: 0, http_readonly: true }, ...overrides.clickhouse },
-      ...Object.fromEntries(Object.entries(overrides).filter(([k]) => k !== 'claude' && k !== 'clickhouse')),
+      ...Object.fromEntries(Object.entries(overrides).filter(([k]) => k !== 'claude' && k !== 'clickhouse' && k !== 'server')),
     },
   })
   const exchanges: Exchange[] = []

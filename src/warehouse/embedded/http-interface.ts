@@ -3,6 +3,7 @@ import http from 'node:http'
 import { isIP, type AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import zlib from 'node:zlib'
+import { Connections } from '../../http/drain.ts'
 import { secretsEqual } from '../../secrets.ts'
 import type { EmbeddedEngine } from './engine.ts'
 import { ErrorCodes, clickhouseError, exceptionInfo, httpStatusFor } from './errors.ts'
@@ -79,6 +80,7 @@ export async function startHttpInterface(engine: EmbeddedEngine, opts: HttpInter
     })
   })
   // Say it in the Keep-Alive header and mean it: @clickhouse/client compares its idle-socket TTL with it.
+  const connections = new Connections(server)
   server.keepAliveTimeout = KEEP_ALIVE_SECONDS * 1000
   server.requestTimeout = REQUEST_TIMEOUT_MS
 
@@ -95,9 +97,11 @@ export async function startHttpInterface(engine: EmbeddedEngine, opts: HttpInter
     url: `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`,
     port,
     close() {
+      // A client that keeps its connection busy (a ccproxy polling it as its server, Grafana) would hold
+      // close() for ever: each connection closes as its response ends.
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve())
-        server.closeIdleConnections()
+        connections.closing()
       })
       return closing
     },
