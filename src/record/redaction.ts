@@ -23,6 +23,9 @@ export interface RedactorOptions {
 /** Nested deeper than this, a part of a JSON document is not walked but withheld (a stack stays bounded). */
 const MAX_DEPTH = 128
 
+/** Characters of texts and their masked forms remembered (about 16 MB). */
+const MEMO_CHARS = 8 * 1024 * 1024
+
 /**
  * What of the client's text a record may keep, and how it is masked: secrets found by the rule set become
  * `[REDACTED_<KIND>]`, values of keys that name a secret (`"password": …`) too, base64 media become a
@@ -55,9 +58,29 @@ export class Redactor {
 
   /** Plain text with every secret masked. */
   text(s: string): string {
+    const known = this.#masked.get(s)
+    if (known !== undefined) return known
     let out = this.#builtin ? mask(s, findSecrets(s)) : s
     for (const rule of this.#rules) out = out.replace(rule.pattern, rule.replacement)
+    this.#remember(s, out)
     return out
+  }
+
+  // The same texts come back again and again: JSON keys, system prompts, and — since a client sends the
+  // whole conversation each turn — every earlier message. Their masked form is kept (the most recent, up to
+  // MEMO_CHARS characters), so a long conversation is scanned once, not once per turn.
+  readonly #masked = new Map<string, string>()
+  #maskedChars = 0
+
+  #remember(s: string, out: string): void {
+    if (s.length > MEMO_CHARS / 8) return
+    this.#masked.set(s, out)
+    this.#maskedChars += s.length + out.length
+    for (const [oldest, masked] of this.#masked) {
+      if (this.#maskedChars <= MEMO_CHARS) break
+      this.#masked.delete(oldest)
+      this.#maskedChars -= oldest.length + masked.length
+    }
   }
 
   /** A JSON document with every string in it masked, secret-named values withheld and media replaced. */
