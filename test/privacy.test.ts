@@ -227,6 +227,20 @@ describe('the parts', () => {
     expect(ourFieldPath('tools[0].function.parameters."x y"')).toBe('')
   })
 
+  it.each([
+    'request body is nested deeper than 256 levels',
+    'the request did not arrive in full within server.body_timeout',
+    'the request line and headers are larger than the 16384-byte limit',
+    'ccproxy is starting and cannot serve yet: could not read the tokens yet; try again shortly',
+    'token store unavailable, try again shortly',
+  ])('the gateway\'s own sentence is kept as it is: %s', (message) => {
+    expect(ownErrorMessage('invalid_request_error', message)).toBe(message)
+  })
+
+  it('a reason that is not the gateway\'s own wording is not kept', () => {
+    expect(ownErrorMessage('api_error', 'ccproxy is starting and cannot serve yet: SELECT secret FROM x; try again shortly')).not.toContain('secret')
+  })
+
   it('an error type outside the vocabulary gets the generic description', () => {
     expect(ownErrorMessage('weird', 'anything at all')).toBe('the request failed (the details are not kept: this token does not log conversations)')
     expect(ownErrorMessage('api_error', 'upstream stream interrupted: ECONNRESET')).toBe('upstream stream interrupted: ECONNRESET')

@@ -33,6 +33,12 @@ const OWN_MESSAGES: RegExp[] = [
   /^expected a base64 data URL \(data:<media type>;base64,<data>\)$/,
   /^(?:file_id is not supported; send the file inline as file_data|file\.file_data is required)$/,
   /^the client disconnected before the response was complete$/,
+  // raised before the body is parsed or before routing (http/body.ts, http/socket-errors.ts), or while starting
+  /^request body is nested deeper than \d+ levels$/,
+  /^the request did not arrive in full within server\.body_timeout$/,
+  /^the request line and headers are larger than the \d+-byte limit$/,
+  /^(?:a chunk extension is larger than Node allows|the request is not valid HTTP)$/,
+  /^ccproxy is starting and cannot serve yet: [a-z ]{1,80}; try again shortly$/,
   /^internal error$/,
 ]
 
