@@ -108,6 +108,13 @@ export const configSchema = z.strictObject({
     username: z.string().default('default'),
     password: z.string().default(''),
     database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier').default('ccproxy'),
+    // The admin API's reads run on connections of their own, so they never hold up the gateway's own
+    // lookups or the exporter's inserts, and with few threads, so they leave cores to the request path.
+    admin_queries: z.strictObject({
+      max_concurrent: z.number().int().min(1).max(256).default(4),
+      max_threads: z.number().int().min(1).max(256).default(1),
+      max_execution_time: z.number().int().positive().default(60),
+    }),
     embedded: z.strictObject({
       path: z.string().default(''),
       // Not ClickHouse's own 8123: a developer with a local ClickHouse can run both.
@@ -116,6 +123,7 @@ export const configSchema = z.strictObject({
       http_user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected a user name of letters, digits, _ . -').default('ccproxy'),
       http_password: z.string().default(''),
       http_body_limit: z.number().int().positive().default(64 * 1024 * 1024),
+      http_max_concurrent: z.number().int().min(1).max(256).default(8),
       reader_limits: z.strictObject({
         max_execution_time: z.number().int().positive().default(DEFAULT_READER_LIMITS.max_execution_time),
         max_memory_usage: z.number().int().positive().default(DEFAULT_READER_LIMITS.max_memory_usage),
@@ -222,6 +230,7 @@ export function loadConfig(
   }
   for (const [key, value] of Object.entries(opts.overrides ?? {})) raw[key] = mergeDeep(raw[key], value)
   for (const group of ['server', 'admin', 'jwt', 'auth', 'claude', 'conversations', 'logging', 'retention', 'metrics', 'otel', 'clickhouse']) raw[group] ??= {}
+  raw.clickhouse.admin_queries ??= {}
   raw.clickhouse.embedded ??= {}
   raw.clickhouse.embedded.reader_limits ??= {}
   const known = new Set(NOT_CONFIG_KEYS)

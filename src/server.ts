@@ -80,7 +80,7 @@ export async function startGateway(
     services = createServices(config, warehouse, log, tracing)
     // An account's failures are logged when its condition changes, not once per request it fails.
     services.pool.onChange = (c) => logger[c.to === 'ok' ? 'info' : 'warn']({ account: c.name, account_id: c.id, from: c.from, to: c.to }, describeChange(c))
-    exporter = new ClickHouseExporter(interruptible(warehouse.client, cutoff.signal), {
+    exporter = new ClickHouseExporter(interruptible(warehouse.ingest, cutoff.signal), {
       bufferSize: config.logging.buffer_size,
       batchSize: config.logging.batch_size,
       bufferMaxBytes: config.logging.buffer_max_bytes,
@@ -159,6 +159,7 @@ export async function startGateway(
           user: embedded.http_user,
           password: embedded.http_password,
           bodyLimit: embedded.http_body_limit,
+          maxConcurrent: embedded.http_max_concurrent,
         }),
       )
     }

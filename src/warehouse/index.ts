@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client'
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
 import type { Config } from '../config.ts'
 import { openEmbeddedEngine, type EmbeddedEngine } from './embedded/engine.ts'
 import { createEmbeddedClient } from './embedded/connection.ts'
@@ -17,7 +17,12 @@ import { StatsStore } from './stats.ts'
  */
 export interface Warehouse {
   readonly kind: 'embedded' | 'server'
+  /** ccproxy's own state (tokens, accounts, migrations): never queued behind the lanes below */
   readonly client: ClickHouseClient
+  /** the exporter's inserts, on connections of their own */
+  readonly ingest: ClickHouseClient
+  /** the admin API's reads (the stores below): clickhouse.admin_queries bounds them */
+  readonly analytics: ClickHouseClient
   /** the embedded engine, when there is one (the gateway serves its HTTP interface) */
   readonly engine?: EmbeddedEngine
   readonly tokens: TokenStore
@@ -40,9 +45,11 @@ export const SECRET_TABLES = ['account_credentials']
 type WarehouseConfig = Pick<Config, 'clickhouse' | 'data_dir'> & Partial<Pick<Config, 'retention'>>
 
 export function openWarehouse(config: WarehouseConfig): Warehouse {
-  const { database } = config.clickhouse
+  const { database, admin_queries: admin } = config.clickhouse
+  // Three clients, three lanes: what one does (a long export, an outage's backlog) never queues another.
+  const adminSettings = { max_threads: admin.max_threads, max_execution_time: admin.max_execution_time }
   if (config.clickhouse.url) {
-    const connect = (db: string) =>
+    const connect = (db: string, lane?: { max_open_connections: number; clickhouse_settings: ClickHouseSettings }) =>
       createClient({
         url: config.clickhouse.url,
         username: config.clickhouse.username,
@@ -52,21 +59,37 @@ export function openWarehouse(config: WarehouseConfig): Warehouse {
         // The gateway logs what fails itself; the client's own error log would print ClickHouse messages
         // that can quote row data.
         log: { level: ClickHouseLogLevel.OFF },
-        clickhouse_settings: { date_time_input_format: 'best_effort' },
+        ...(lane ? { max_open_connections: lane.max_open_connections } : {}),
+        clickhouse_settings: { date_time_input_format: 'best_effort', ...lane?.clickhouse_settings },
       })
-    return assemble('server', connect(database), () => connect('default'), database, config.retention, undefined, `ClickHouse at ${config.clickhouse.url}`)
+    return assemble(
+      'server',
+      { state: connect(database), ingest: connect(database), analytics: connect(database, { max_open_connections: admin.max_concurrent, clickhouse_settings: adminSettings }) },
+      () => connect('default'),
+      database,
+      config.retention,
+      undefined,
+      `ClickHouse at ${config.clickhouse.url}`,
+    )
   }
   const engine = openEmbeddedEngine(config.clickhouse.embedded.path || join(config.data_dir, 'clickhouse'), {
     readerLimits: config.clickhouse.embedded.reader_limits,
     hiddenTables: SECRET_TABLES.map((table) => ({ database, table })),
   })
   const connect = (db: string) => createEmbeddedClient(engine, { database: db })
-  return assemble('embedded', connect(database), () => connect('default'), database, config.retention, engine, `the embedded ClickHouse engine`)
+  const analytics = createEmbeddedClient(engine, { database, max_open_connections: admin.max_concurrent, clickhouse_settings: adminSettings })
+  return assemble('embedded', { state: connect(database), ingest: connect(database), analytics }, () => connect('default'), database, config.retention, engine, `the embedded ClickHouse engine`)
+}
+
+interface Lanes {
+  state: ClickHouseClient
+  ingest: ClickHouseClient
+  analytics: ClickHouseClient
 }
 
 function assemble(
   kind: Warehouse['kind'],
-  client: ClickHouseClient,
+  { state: client, ingest, analytics }: Lanes,
   bootstrapClient: () => ClickHouseClient,
   database: string,
   retention: RetentionConfig | undefined,
@@ -76,12 +99,14 @@ function assemble(
   return {
     kind,
     client,
+    ingest,
+    analytics,
     ...(engine ? { engine } : {}),
     tokens: new TokenStore(client),
     accounts: new AccountStore(client),
-    requestLogs: new RequestLogStore(client),
-    conversations: new ConversationStore(client),
-    stats: new StatsStore(client),
+    requestLogs: new RequestLogStore(analytics),
+    conversations: new ConversationStore(analytics),
+    stats: new StatsStore(analytics),
     async migrate(log) {
       const bootstrap = bootstrapClient()
       try {
@@ -102,7 +127,7 @@ function assemble(
       }
     },
     async close() {
-      await client.close()
+      await Promise.all([client.close(), ingest.close(), analytics.close()])
       await engine?.close()
     },
   }

@@ -23,6 +23,7 @@ import { exceptionInfo, httpStatusFor } from './errors.ts'
 import { runRequest } from './request.ts'
 import { resultHeaders, summaryOf } from './response-meta.ts'
 import { querySettings, quoteIdentifier } from './settings.ts'
+import { Slots } from '../../slots.ts'
 
 /**
  * @clickhouse/client's Connection over the embedded engine, in-process: `createClient({ connection })`
@@ -34,11 +35,14 @@ export class EmbeddedConnection implements Connection<Readable> {
   readonly #database: string
   #databaseExists: boolean
   readonly #inflight = new Set<Promise<unknown>>()
+  /** at most this many statements of this client run at once (a server client's max_open_connections) */
+  readonly #slots: Slots | undefined
 
-  constructor(engine: EmbeddedEngine, opts: { database?: string } = {}) {
+  constructor(engine: EmbeddedEngine, opts: { database?: string; maxConcurrent?: number } = {}) {
     this.#engine = engine
     this.#database = opts.database || 'default'
     this.#databaseExists = this.#database === 'default'
+    this.#slots = opts.maxConcurrent ? new Slots(opts.maxConcurrent) : undefined
   }
 
   async ping(params: ConnPingParams): Promise<ConnPingResult> {
@@ -87,7 +91,7 @@ export class EmbeddedConnection implements Connection<Readable> {
   async #executeRaw(params: Omit<ConnBaseQueryParams, 'query'>, sql: string, data?: Buffer): Promise<{ result: RunResult; query_id: string }> {
     const query_id = params.query_id || randomUUID()
     const signal = params.abort_signal
-    const work = (async () => {
+    const run = async () => {
       const { settings, defaultFormat } = querySettings(params.clickhouse_settings)
       const database = await this.#currentDatabase()
       return runRequest(this.#engine, {
@@ -99,7 +103,8 @@ export class EmbeddedConnection implements Connection<Readable> {
         ...(defaultFormat ? { format: defaultFormat } : {}),
         ...(signal ? { signal } : {}),
       })
-    })()
+    }
+    const work = this.#slots ? this.#slots.run(run, signal) : run()
     this.#inflight.add(work)
     try {
       return { result: await work, query_id }
@@ -147,10 +152,10 @@ export class EmbeddedConnection implements Connection<Readable> {
 
 export function createEmbeddedClient(
   engine: EmbeddedEngine,
-  opts: { database: string; clickhouse_settings?: ClickHouseSettings },
+  opts: { database: string; clickhouse_settings?: ClickHouseSettings; max_open_connections?: number },
 ): ClickHouseClient {
   return createClient({
-    connection: new EmbeddedConnection(engine, { database: opts.database }),
+    connection: new EmbeddedConnection(engine, { database: opts.database, ...(opts.max_open_connections ? { maxConcurrent: opts.max_open_connections } : {}) }),
     database: opts.database,
     ...(opts.clickhouse_settings ? { clickhouse_settings: opts.clickhouse_settings } : {}),
   })

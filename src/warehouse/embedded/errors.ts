@@ -9,6 +9,7 @@ const ERROR_RE = /(?:Code|Error): (\d+).*Exception: (.+?)\(((?=[A-Z0-9_]*[A-Z]{3
 export const ErrorCodes = {
   SYNTAX_ERROR: { code: 62, type: 'SYNTAX_ERROR' },
   BAD_ARGUMENTS: { code: 36, type: 'BAD_ARGUMENTS' },
+  TOO_MANY_SIMULTANEOUS_QUERIES: { code: 202, type: 'TOO_MANY_SIMULTANEOUS_QUERIES' },
   NOT_IMPLEMENTED: { code: 48, type: 'NOT_IMPLEMENTED' },
   READONLY: { code: 164, type: 'READONLY' },
   REQUIRED_PASSWORD: { code: 194, type: 'REQUIRED_PASSWORD' },
@@ -61,6 +62,8 @@ const STATUS_BY_CODE = new Map<number, number>([
   [159, 408],
   [439, 503],
   [779, 415],
+  // not in that table (a server answers 500); a turn that did not come is worth retrying, so 503
+  [202, 503],
 ])
 
 export function httpStatusFor(code: number): number {

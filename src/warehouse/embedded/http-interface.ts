@@ -8,6 +8,7 @@ import { secretsEqual } from '../../secrets.ts'
 import type { EmbeddedEngine } from './engine.ts'
 import { ErrorCodes, clickhouseError, exceptionInfo, httpStatusFor } from './errors.ts'
 import { runRequest } from './request.ts'
+import { Slots } from '../../slots.ts'
 import { resultHeaders, summaryOf } from './response-meta.ts'
 import { querySettings } from './settings.ts'
 import { analyzeSql } from './sql-text.ts'
@@ -41,6 +42,10 @@ export interface HttpInterfaceOptions {
   password: string
   /** largest request body in bytes, after decompression (default 64 MiB) */
   bodyLimit?: number
+  /** statements that run at once; more wait up to queueWaitMs for a turn (default 8) */
+  maxConcurrent?: number
+  /** how long a statement waits for a turn before it is refused (default 10 s) */
+  queueWaitMs?: number
   logger?: { warn(obj: object, msg?: string): void }
 }
 
@@ -49,6 +54,9 @@ const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024
 // A client that takes longer than this to send its request (headers and body) is cut off.
 const REQUEST_TIMEOUT_MS = 120_000
 const OK = 'Ok.\n'
+const DEFAULT_MAX_CONCURRENT = 8
+// As ClickHouse's queue_max_wait_ms: a statement waits this long for a turn, then is refused.
+const DEFAULT_QUEUE_WAIT_MS = 10_000
 
 const gzip = promisify(zlib.gzip)
 const brotli = promisify(zlib.brotliCompress)
@@ -70,6 +78,8 @@ export async function startHttpInterface(engine: EmbeddedEngine, opts: HttpInter
     timezone,
     logger: opts.logger,
     warnedSession: false,
+    turns: new Slots(opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT),
+    queueWaitMs: opts.queueWaitMs ?? DEFAULT_QUEUE_WAIT_MS,
   }
 
   const server = http.createServer((req, res) => {
@@ -118,6 +128,9 @@ interface Context {
   timezone: string
   logger: HttpInterfaceOptions['logger']
   warnedSession: boolean
+  /** Grafana panels and SQL clients take turns: a burst of heavy statements cannot take every core */
+  turns: Slots
+  queueWaitMs: number
 }
 
 async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -171,6 +184,7 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
     const gone = new AbortController()
     res.once('close', () => gone.abort())
 
+    await takeTurn(ctx, gone.signal)
     const result = await runRequest(ctx.engine, {
       sql,
       ...(data ? { data } : {}),
@@ -181,7 +195,7 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
       // as on a server, GET never writes
       role: ctx.readonly || reads ? 'reader' : 'writer',
       signal: gone.signal,
-    })
+    }).finally(() => ctx.turns.release())
 
     let payload = result.bytes
     const headers: Record<string, string> = { ...resultHeaders(result, query_id, ctx.timezone), 'keep-alive': `timeout=${KEEP_ALIVE_SECONDS}` }
@@ -195,6 +209,20 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
     res.end(method === 'HEAD' ? undefined : payload)
   } catch (err) {
     sendError(res, err, query_id)
+  }
+}
+
+/** A turn among the statements that run at once, or TOO_MANY_SIMULTANEOUS_QUERIES after queueWaitMs. */
+async function takeTurn({ turns, queueWaitMs }: Context, gone: AbortSignal): Promise<void> {
+  const waited = AbortSignal.timeout(queueWaitMs)
+  try {
+    await turns.acquire(AbortSignal.any([gone, waited]))
+  } catch (err) {
+    if (!waited.aborted) throw err
+    throw clickhouseError(
+      ErrorCodes.TOO_MANY_SIMULTANEOUS_QUERIES,
+      `Too many simultaneous queries: ${turns.size} are running and this one waited ${queueWaitMs / 1000} s for a turn (clickhouse.embedded.http_max_concurrent)`,
+    )
   }
 }
 
