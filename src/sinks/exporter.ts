@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto'
-import { ClickHouseError, type ClickHouseClient } from '@clickhouse/client'
+import type { ClickHouseClient } from '@clickhouse/client'
 import { conversationRow, requestLogRow, type RequestRecord } from '../record/request-record.ts'
+import { Slots } from '../slots.ts'
 import { Spool, type ReplayStep, type SpooledBatch } from './spool.ts'
+import { RecordQueue, type Batch } from './record-queue.ts'
+import { ClickHouseWriter, type RefusedRow } from './clickhouse-writer.ts'
 
 /**
- * The ClickHouse sink: records wait in a bounded queue, leave in batches (by size or by age), and go
- * into request_logs and conversation_contents with up to `workers` inserts at a time. When ClickHouse
- * is away, slow or erroring, batches go to the on-disk spool and are replayed, oldest first, once it
- * answers again. Each batch carries a deduplication token, so a replay after a lost acknowledgement
- * writes nothing twice (usage_stats_daily's materialized view included). A batch ClickHouse refuses as
- * invalid is split until the refused rows are found: they alone are set aside, the rest goes in. The
- * queue and the batches are bounded in records and in bytes. enqueue() is the only thing the request
- * path calls: it pushes onto an array and returns.
+ * The ClickHouse sink, as OpenTelemetry's BatchSpanProcessor is for spans: records wait in a bounded queue
+ * (record-queue.ts), leave in batches (by size or by age), and the writer (clickhouse-writer.ts) puts them
+ * into request_logs and conversation_contents with up to `workers` inserts at a time. When ClickHouse is
+ * away, slow or erroring, batches go to the on-disk spool (spool.ts) and are replayed, oldest first, once it
+ * answers again; rows ClickHouse refuses as invalid are set aside under rejected/. enqueue() is the only
+ * thing the request path calls: it pushes onto an array and returns.
  */
 
 export interface ExporterLog {
@@ -77,39 +78,9 @@ const DEFAULT_INSERT_TIMEOUT_MS = 10_000
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 3000
 const DEFAULT_BUFFER_MAX_BYTES = 256 * 1024 ** 2
 const DEFAULT_BATCH_MAX_BYTES = 16 * 1024 ** 2
-// A row without conversation: ids, names, numbers and short texts, as JSON and as objects.
-const RECORD_OVERHEAD_BYTES = 1024
 const MIN_SPOOL_LINE_BYTES = 256 * 1024 ** 2
 
-const TABLES = ['request_logs', 'conversation_contents'] as const
 const NONE_REFUSED = { request_logs: 0, conversation_contents: 0 }
-
-// Error codes that mean "this data can never go in" rather than "not now": the batch is split down to the
-// rows refused, which are set aside instead of blocking the spool. Missing tables, authentication, too
-// many parts … are "not now".
-const INVALID_DATA_CODES = new Set([
-  6, // CANNOT_PARSE_TEXT
-  8, // THERE_IS_NO_COLUMN
-  16, // NO_SUCH_COLUMN_IN_TABLE
-  25, // CANNOT_PARSE_ESCAPE_SEQUENCE
-  26, // CANNOT_PARSE_QUOTED_STRING
-  27, // CANNOT_PARSE_INPUT_ASSERTION_FAILED
-  38, // CANNOT_PARSE_DATE
-  41, // CANNOT_PARSE_DATETIME
-  53, // TYPE_MISMATCH
-  69, // ARGUMENT_OUT_OF_BOUND
-  70, // CANNOT_CONVERT_TYPE
-  72, // CANNOT_PARSE_NUMBER
-  117, // INCORRECT_DATA
-  131, // TOO_LARGE_STRING_SIZE
-  321, // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
-  349, // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
-  376, // CANNOT_PARSE_UUID
-  467, // CANNOT_PARSE_BOOL
-  632, // UNEXPECTED_DATA_AFTER_PARSED_VALUE
-  675, // CANNOT_PARSE_IPV4
-  676, // CANNOT_PARSE_IPV6
-])
 
 /** How a try at ClickHouse went, and when it began (after the wait for a worker: batch times leave it out). */
 interface Attempt {
@@ -119,34 +90,16 @@ interface Attempt {
   refused: { request_logs: number; conversation_contents: number }
 }
 
-/** One row ClickHouse refused on its own: the batch it came from went in without it. */
-interface RefusedRow {
-  table: (typeof TABLES)[number]
-  /** the token of the one-row insert that was refused */
-  token: string
-  row: object
-  reason: InvalidData
-}
-
 export class ClickHouseExporter {
   /** called after every batch, for histograms; an exception in it is ignored */
   onBatch?: (b: { rows: number; ms: number; outcome: BatchOutcome }) => void
 
-  readonly #client: ClickHouseClient
-  readonly #opts: Required<Pick<ExporterOptions, 'bufferSize' | 'batchSize' | 'bufferMaxBytes' | 'batchMaxBytes' | 'flushIntervalMs' | 'replayIntervalMs' | 'insertTimeoutMs' | 'shutdownTimeoutMs'>>
+  readonly #opts: Required<Pick<ExporterOptions, 'flushIntervalMs' | 'replayIntervalMs' | 'shutdownTimeoutMs'>>
   readonly #log: ExporterLog | undefined
+  readonly #queue: RecordQueue
+  readonly #writer: ClickHouseWriter
   readonly #spool: Spool
   readonly #slots: Slots
-  /** records waiting for a batch */
-  #queue: Queued[] = []
-  #queueBytes = 0
-  /** records bound for the spool (queue full, or shutdown begun), until the spool writer takes them */
-  #overflow: Queued[] = []
-  #overflowBytes = 0
-  /** records in the queue or in a batch being delivered: what bufferSize bounds */
-  #held = 0
-  #heldBytes = 0
-  #peakDepth = 0
   /** deliveries and spool writes under way, for forceFlush */
   readonly #pending = new Set<Promise<void>>()
   #spoolWriter: Promise<void> | undefined
@@ -173,23 +126,25 @@ export class ClickHouseExporter {
   }
 
   constructor(client: ClickHouseClient, opts: ExporterOptions) {
-    this.#client = client
     this.#log = opts.log
     this.#opts = {
-      bufferSize: opts.bufferSize,
-      batchSize: opts.batchSize,
-      bufferMaxBytes: opts.bufferMaxBytes ?? DEFAULT_BUFFER_MAX_BYTES,
-      batchMaxBytes: opts.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES,
       flushIntervalMs: opts.flushIntervalMs,
       replayIntervalMs: opts.replayIntervalMs ?? DEFAULT_REPLAY_INTERVAL_MS,
-      insertTimeoutMs: opts.insertTimeoutMs ?? DEFAULT_INSERT_TIMEOUT_MS,
       shutdownTimeoutMs: opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
     }
+    const batchMaxBytes = opts.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES
+    this.#queue = new RecordQueue({
+      maxRecords: opts.bufferSize,
+      maxBytes: opts.bufferMaxBytes ?? DEFAULT_BUFFER_MAX_BYTES,
+      batchSize: opts.batchSize,
+      batchMaxBytes,
+    })
+    this.#writer = new ClickHouseWriter(client, opts.insertTimeoutMs ?? DEFAULT_INSERT_TIMEOUT_MS)
     this.#slots = new Slots(opts.workers)
     this.#spool = new Spool(opts.spoolDir, {
       maxBytes: opts.spoolMaxBytes,
       // a batch's line, with room for JSON's escapes (recordBytes counts characters, not bytes)
-      maxLineBytes: Math.max(MIN_SPOOL_LINE_BYTES, 8 * this.#opts.batchMaxBytes),
+      maxLineBytes: Math.max(MIN_SPOOL_LINE_BYTES, 8 * batchMaxBytes),
       // the spool logs what it skips; the count is the exporter's
       onDrop: (rows) => {
         this.#counts.rowsDropped += rows
@@ -215,21 +170,11 @@ export class ClickHouseExporter {
 
   /** O(1), never awaits, never throws: the record joins the queue, or the spool's overflow when the queue is full. */
   enqueue(record: RequestRecord): void {
-    const queued = { record, bytes: recordBytes(record) }
-    // By count and by weight: ten thousand long conversations would not fit in memory.
-    const full = this.#held >= this.#opts.bufferSize || (this.#held > 0 && this.#heldBytes + queued.bytes > this.#opts.bufferMaxBytes)
-    if (this.#stopping || full) {
-      this.#overflow.push(queued)
-      this.#overflowBytes += queued.bytes
+    if (this.#queue.push(record, this.#stopping) === 'overflow') {
       this.#spoolWriter ??= this.#track(this.#writeOverflow())
       return
     }
-    this.#queue.push(queued)
-    this.#queueBytes += queued.bytes
-    this.#held++
-    this.#heldBytes += queued.bytes
-    if (this.#held > this.#peakDepth) this.#peakDepth = this.#held
-    if (this.#batchReady() && !this.#cutScheduled) {
+    if (this.#queue.batchReady && !this.#cutScheduled) {
       this.#cutScheduled = true
       setImmediate(() => {
         this.#cutScheduled = false
@@ -251,13 +196,7 @@ export class ClickHouseExporter {
   }
 
   stats(): ExporterStats {
-    return {
-      ...this.#counts,
-      queueDepth: this.#held + this.#overflow.length,
-      queueBytes: this.#heldBytes + this.#overflowBytes,
-      peakQueueDepth: this.#peakDepth,
-      spoolBytes: this.#spool.bytes,
-    }
+    return { ...this.#counts, ...this.#queue.stats(), spoolBytes: this.#spool.bytes }
   }
 
   async #shutdown(): Promise<void> {
@@ -276,28 +215,10 @@ export class ClickHouseExporter {
 
   /** Forms batches from the queue: full ones only, or everything when `all`. */
   #cut(all: boolean): void {
-    while (this.#batchReady() || (all && this.#queue.length > 0)) {
-      const { records, bytes } = this.#take(this.#queue)
-      this.#queueBytes -= bytes
-      this.#track(
-        this.#deliver(records).finally(() => {
-          this.#held -= records.length
-          this.#heldBytes -= bytes
-        }),
-      )
+    for (let batch: Batch | undefined; (batch = this.#queue.nextBatch(all)); ) {
+      const taken = batch
+      this.#track(this.#deliver(taken.records).finally(() => this.#queue.done(taken)))
     }
-  }
-
-  #batchReady(): boolean {
-    return this.#queue.length >= this.#opts.batchSize || this.#queueBytes >= this.#opts.batchMaxBytes
-  }
-
-  /** The next batch off the front of `list`: up to batchSize records and batchMaxBytes (at least one record). */
-  #take(list: Queued[]): { records: RequestRecord[]; bytes: number } {
-    let n = 0
-    let bytes = 0
-    while (n < list.length && n < this.#opts.batchSize && (n === 0 || bytes + list[n]!.bytes <= this.#opts.batchMaxBytes)) bytes += list[n++]!.bytes
-    return { records: list.splice(0, n).map((q) => q.record), bytes }
   }
 
   async #deliver(records: RequestRecord[]): Promise<void> {
@@ -320,10 +241,8 @@ export class ClickHouseExporter {
     // Off the caller's stack: enqueue stays O(1).
     await new Promise<void>((resolve) => setImmediate(resolve))
     try {
-      while (this.#overflow.length > 0) {
-        const { records, bytes } = this.#take(this.#overflow)
-        this.#overflowBytes -= bytes
-        const batch = this.#form(records)
+      for (let overflow: Batch | undefined; (overflow = this.#queue.nextOverflow()); ) {
+        const batch = this.#form(overflow.records)
         if (batch) await this.#spoolBatch(batch, performance.now())
       }
     } finally {
@@ -363,7 +282,7 @@ export class ClickHouseExporter {
     try {
       // @clickhouse/client ignores a signal that is already aborted: past the deadline, do not start.
       if (this.#deadline.signal.aborted) return { outcome: 'unavailable', started, refused: NONE_REFUSED }
-      refused = await this.#insert(batch)
+      refused = await this.#writer.write(batch, this.#deadline.signal)
       this.#endDropping()
       if (this.#away) {
         this.#away = false
@@ -385,51 +304,6 @@ export class ClickHouseExporter {
     }
     this.#away = true
     return { outcome: 'unavailable', started, refused: NONE_REFUSED }
-  }
-
-  /** Inserts the batch table by table; returns the rows ClickHouse refused as invalid, the rest all in. */
-  async #insert(batch: SpooledBatch): Promise<RefusedRow[]> {
-    const refused: RefusedRow[] = []
-    for (const table of TABLES) {
-      const rows: readonly object[] = batch[table]
-      if (rows.length > 0) refused.push(...(await this.#insertRows(table, rows, `${batch.token}:${table}`)))
-    }
-    return refused
-  }
-
-  /**
-   * One insert; when ClickHouse refuses it as invalid data, each half is inserted on its own, down to the
-   * bad rows. A half's deduplication token is its parent's plus `/0` or `/1`, and the halves are always cut
-   * at the same place: a replay of the batch (after a crash, a timeout mid-way) retraces the same inserts
-   * with the same tokens, and ClickHouse skips those it already has. A table already written under its
-   * token is skipped the same way, so a refusal in conversation_contents never writes request_logs twice.
-   */
-  async #insertRows(table: RefusedRow['table'], rows: readonly object[], token: string): Promise<RefusedRow[]> {
-    const timeout = AbortSignal.timeout(this.#opts.insertTimeoutMs)
-    try {
-      await this.#client.insert({
-        table,
-        values: rows,
-        format: 'JSONEachRow',
-        abort_signal: AbortSignal.any([this.#deadline.signal, timeout]),
-        clickhouse_settings: {
-          // What makes a replay idempotent: ClickHouse skips a block whose token it has seen (within the
-          // table's non_replicated_deduplication_window), and so does the materialized view behind it.
-          insert_deduplication_token: token,
-          deduplicate_blocks_in_dependent_materialized_views: 1,
-          async_insert: 0,
-        },
-      })
-      return []
-    } catch (err) {
-      const reason = invalidData(err)
-      // The client only says "aborted"; the log should say why.
-      if (!reason) throw timeout.aborted ? new Error(`no answer within ${this.#opts.insertTimeoutMs} ms`, { cause: err }) : err
-      if (rows.length === 1) return [{ table, token, row: rows[0]!, reason }]
-      const half = Math.ceil(rows.length / 2)
-      const first = await this.#insertRows(table, rows.slice(0, half), `${token}/0`)
-      return [...first, ...(await this.#insertRows(table, rows.slice(half), `${token}/1`))]
-    }
   }
 
   /** Replays the spool unless a replay is already running; it stops at ClickHouse's first refusal. */
@@ -500,61 +374,6 @@ export class ClickHouseExporter {
     void tracked.finally(() => this.#pending.delete(tracked))
     return tracked
   }
-}
-
-/** A record waiting in memory, with its weight. */
-interface Queued {
-  record: RequestRecord
-  bytes: number
-}
-
-/**
- * What a record weighs in memory and in an insert, near enough: its conversation's texts (UTF-16 units)
- * plus a fixed allowance for the rest. O(1): the request path calls it.
- */
-function recordBytes(r: RequestRecord): number {
-  let bytes = RECORD_OVERHEAD_BYTES
-  if (r.content) for (const text of Object.values(r.content)) bytes += (text as string).length
-  return bytes
-}
-
-/** Up to `size` holders at a time; the others wait their turn, first come first served. */
-class Slots {
-  #free: number
-  readonly #waiting: Array<() => void> = []
-
-  constructor(size: number) {
-    this.#free = size
-  }
-
-  acquire(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--
-      return Promise.resolve()
-    }
-    return new Promise((resolve) => this.#waiting.push(resolve))
-  }
-
-  release(): void {
-    const next = this.#waiting.shift()
-    if (next) next()
-    else this.#free++
-  }
-}
-
-interface InvalidData {
-  code: number
-  type?: string
-  /** where ClickHouse stopped reading: the column and row, never the value */
-  column?: string
-  row?: number
-}
-
-function invalidData(err: unknown): InvalidData | undefined {
-  if (!(err instanceof ClickHouseError) || !INVALID_DATA_CODES.has(Number(err.code))) return undefined
-  const column = /while reading the value of key ([^)]+)\)/.exec(err.message)?.[1]
-  const row = /\(at row (\d+)\)/.exec(err.message)?.[1]
-  return { code: Number(err.code), type: err.type, ...(column ? { column } : {}), ...(row ? { row: Number(row) } : {}) }
 }
 
 /** An error for a log line: its first line only (ClickHouse appends stack-like context below it). */
