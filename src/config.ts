@@ -80,7 +80,8 @@ export const configSchema = z.strictObject({
     batch_size: z.number().int().positive().default(1000),
     flush_interval: duration.prefault('500ms'),
     workers: z.number().int().min(1).max(16).default(2),
-    spool_max_bytes: z.number().int().positive().default(10 * 1024 ** 3),
+    // 0: rows are never dropped while the disk has room
+    spool_max_bytes: z.number().int().min(0).default(0),
     buffer_max_bytes: z.number().int().min(1024 ** 2).default(256 * 1024 ** 2),
     batch_max_bytes: z.number().int().min(64 * 1024).default(16 * 1024 ** 2),
   }),

@@ -11,6 +11,7 @@ import { startHttpInterface, type HttpInterface } from '../src/warehouse/embedde
 import { migrate } from '../src/warehouse/migrate.ts'
 import { conversationRow, requestLogRow, type RequestRecord } from '../src/record/request-record.ts'
 import { ClickHouseExporter, type ExporterOptions } from '../src/sinks/exporter.ts'
+import { loadConfig } from '../src/config.ts'
 import { Spool } from '../src/sinks/spool.ts'
 import { CLIENT_AUTH, HTTP_CREDENTIALS } from './support/embedded-http.ts'
 
@@ -544,6 +545,17 @@ describe('replay', () => {
     expect(segments(dir)).toEqual([])
     expect(later.bytes).toBe(0)
     expect((await later.replay(async () => 'done'), later.hasBatches)).toBe(false)
+  })
+
+  it('spool_max_bytes 0 (the default): the spool takes what the disk takes, no row is dropped for a limit', async () => {
+    expect(loadConfig({ env: {}, file: '/nonexistent' }).logging.spool_max_bytes).toBe(0)
+    const dir = spoolDir()
+    const spool = new Spool(dir, { maxBytes: 0 })
+    for (let i = 0; i < 20; i++) expect(await spool.append(batchOf(records(50, i * 50)))).toEqual({ ok: true })
+    expect(spool.bytes).toBeGreaterThan(100_000)
+    let replayed = 0
+    await spool.replay(async (b) => ((replayed += b.request_logs.length), 'done'))
+    expect(replayed).toBe(1000)
   })
 
   it('skips a line torn by a crash at the end of a segment', async () => {

@@ -36,7 +36,7 @@ export interface ExporterOptions {
   workers: number
   /** <data_dir>/spool */
   spoolDir: string
-  /** logging.spool_max_bytes: beyond it rows are dropped (counted, logged) */
+  /** logging.spool_max_bytes: beyond it rows are dropped (counted, logged); 0 = only a full disk drops rows */
   spoolMaxBytes: number
   /** how often to retry the spool while ClickHouse is away (default 5000) */
   replayIntervalMs?: number

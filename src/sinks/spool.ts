@@ -41,6 +41,7 @@ export interface SpoolLog {
 }
 
 export interface SpoolOptions {
+  /** what the spool may hold on disk; 0 = as much as the disk takes */
   maxBytes: number
   /** longest line replay reads into memory (default 256 MiB); a longer one is skipped, its rows dropped */
   maxLineBytes?: number
@@ -89,7 +90,7 @@ export class Spool {
   constructor(dir: string, opts: SpoolOptions) {
     this.dir = dir
     this.#rejectedDir = join(dir, 'rejected')
-    this.#maxBytes = opts.maxBytes
+    this.#maxBytes = opts.maxBytes > 0 ? opts.maxBytes : Infinity
     this.#maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES
     this.#onDrop = opts.onDrop
     this.#log = opts.log
