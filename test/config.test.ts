@@ -31,7 +31,7 @@ describe('config', () => {
     expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, body_limit: 33_554_432, trusted_proxies: [], shutdown_timeout: 30_000, shutdown_grace: 10_000, body_timeout: 120_000 })
     expect(config.admin).toEqual({ key: '', max_failures: 10, failure_window: 300_000 })
     expect(config.conversations).toEqual({ enabled: true, redact_builtin: true, store_media: false, redact: [], max_bytes: 4 * 1024 ** 2 })
-    expect(config.logging).toEqual({ buffer_size: 10_000, batch_size: 1000, flush_interval: 500, workers: 2, spool_max_bytes: 10 * 1024 ** 3, buffer_max_bytes: 256 * 1024 ** 2, batch_max_bytes: 16 * 1024 ** 2 })
+    expect(config.logging).toEqual({ buffer_size: 10_000, batch_size: 1000, flush_interval: 500, workers: 2, spool_max_bytes: 0, buffer_max_bytes: 256 * 1024 ** 2, batch_max_bytes: 16 * 1024 ** 2 })
     expect(config.retention).toEqual({ storage_policy: '', move_after: '', cold_volume: 'cold' })
     expect(config.metrics).toEqual({ enabled: true, path: '/metrics', bearer_token: '', token_labels: false, max_label_sets: 5000 })
     expect(config.otel).toEqual({ endpoint: '', service_name: '', capture_content: false, sample_ratio: 1 })
