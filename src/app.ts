@@ -117,7 +117,7 @@ export function buildApp(
   // shape; the proxied routes' plugins each set their own.
   speaks(app, 'admin')
 
-  serviceRoutes(app, services.warehouse, opts.startup && { startup: opts.startup, open: [config.metrics.path] })
+  serviceRoutes(app, services.warehouse, opts.startup && { startup: opts.startup, open: [config.metrics.path], refused })
   app.register(proxiedRoutes(gateway, opts.metrics))
   if (opts.metrics && config.metrics.enabled) metricsRoute(app, opts.metrics, { path: config.metrics.path, bearerToken: config.metrics.bearer_token })
   const { warehouse } = services

@@ -58,6 +58,15 @@ describe('a gateway started while its ClickHouse server is unreachable', () => {
       expect(answer.type).toBe('message')
       const rows = await t.rows<{ status_code: number }>('SELECT status_code FROM request_logs WHERE token_id = {id:String}', { id })
       expect(rows).toEqual([{ status_code: 200 }])
+      // the two requests refused while it was starting are recorded too, without a token
+      const refusedRows = await t.rows<{ status_code: number; endpoint: string; token_id: string }>(
+        "SELECT status_code, endpoint, token_id FROM request_logs WHERE token_id != {id:String} ORDER BY endpoint",
+        { id },
+      )
+      expect(refusedRows).toEqual([
+        { status_code: 503, endpoint: 'chat.completions', token_id: '' },
+        { status_code: 503, endpoint: 'messages', token_id: '' },
+      ])
     } finally {
       await t.close()
       await server?.close()

@@ -1,19 +1,20 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Warehouse } from '../../warehouse/index.ts'
 import type { StartupState } from '../../startup.ts'
-import { GatewayError } from '../../http/errors.ts'
+import { GatewayError, anthropicErrorType, type Refusal } from '../../http/errors.ts'
 
 const TELEMETRY_PATHS = ['/api/event_logging/batch', '/v1/api/event_logging/batch']
 
 /**
  * Liveness, readiness, and a sink for Claude Code's telemetry posts. While the gateway is still starting
  * (waiting for a ClickHouse server), every other route answers 503 in its own dialect: no token can be checked
- * yet. `open` names further paths that need nothing from ClickHouse (the metrics path).
+ * yet; `refused` records each refusal (a proxied route's becomes a row once ClickHouse answers). `open` names
+ * further paths that need nothing from ClickHouse (the metrics path).
  */
 export function serviceRoutes(
   app: FastifyInstance,
   warehouse: Warehouse,
-  gate?: { startup: { readonly state: StartupState }; open: readonly string[] },
+  gate?: { startup: { readonly state: StartupState }; open: readonly string[]; refused: (refusal: Refusal) => void },
 ): void {
   const startup = gate?.startup
   if (gate) {
@@ -25,7 +26,10 @@ export function serviceRoutes(
       const url = req.routeOptions.url
       // an unknown path is a 404 whatever the state
       if (state.phase === 'ready' || url === undefined || open.has(url)) return
-      throw new GatewayError(503, `ccproxy is starting and cannot serve yet: ${state.reason}; try again shortly`, { headers: { 'retry-after': '5' } })
+      const message = `ccproxy is starting and cannot serve yet: ${state.reason}; try again shortly`
+      const path = req.url.split('?')[0]!
+      gate.refused({ method: req.method, path, status: 503, type: anthropicErrorType(503), message, clientIp: req.ip, userAgent: req.headers['user-agent'] ?? '' })
+      throw new GatewayError(503, message, { headers: { 'retry-after': '5' } })
     })
   }
 
