@@ -114,7 +114,7 @@ export const configSchema = z.strictObject({
     admin_queries: z.strictObject({
       max_concurrent: z.number().int().min(1).max(256).default(4),
       max_threads: z.number().int().min(1).max(256).default(1),
-      max_execution_time: z.number().int().positive().default(60),
+      max_execution_time: z.number().int().positive().default(30),
     }),
     embedded: z.strictObject({
       path: z.string().default(''),

@@ -38,10 +38,6 @@ async function main(command = 'start'): Promise<void> {
       ].join('\n'),
     )
   }
-  if (gateway.services.pool.accounts.length === 0) {
-    log.warn('no upstream accounts: set claude.api_keys (CCPROXY_CLAUDE_API_KEYS) or POST /api/account/apikey')
-  }
-
   // First signal: a graceful shutdown within server.shutdown_timeout + server.shutdown_grace, exit 0 (1 if a
   // step failed or overran). Second: spool what is queued and exit at once, 128 + the signal's number as a
   // shell reports a death by signal (130 SIGINT, 143 SIGTERM). Third: exit without waiting for the spool.

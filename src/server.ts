@@ -112,7 +112,7 @@ export async function startGateway(
       [
         { name: 'connect to ClickHouse and migrate', run: () => warehouse.migrate((message) => logger.info(message)) },
         { name: 'read the tokens', run: () => parts.tokens.start() },
-        { name: 'read the accounts', run: () => parts.accounts.reload().then(() => parts.accounts.watch(30_000)) },
+        { name: 'read the accounts', run: () => parts.accounts.reload().then(() => parts.accounts.watch(30_000)).then(() => warnWithoutAccounts()) },
         // replays what an earlier run spooled
         { name: 'start the exporter', run: () => sink.start() },
       ],
@@ -124,6 +124,10 @@ export async function startGateway(
         log: logger,
       },
     )
+    // Said once the stored accounts are read (a server-mode gateway may read them long after it listens).
+    const warnWithoutAccounts = () => {
+      if (parts.pool.accounts.length === 0) logger.warn('no upstream accounts: set claude.api_keys (CCPROXY_CLAUDE_API_KEYS) or POST /api/account/apikey')
+    }
     if (!retry) await startup.first()
     const redactor = Redactor.fromConfig(config)
     // Runs when a response is over; the client has its answer already. The record is built once and each

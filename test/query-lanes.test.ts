@@ -35,6 +35,8 @@ function laneCases(open: () => Warehouse) {
   afterAll(async () => w?.close())
 
   it('admin queries run with clickhouse.admin_queries settings; ccproxy\'s own statements do not', async () => {
+    // a statement that runs at all: the embedded engine's constraints did not refuse the lane's settings
+    expect(await one(w.analytics, 'SELECT 1')).toBe('1')
     expect(await one(w.analytics, "SELECT getSetting('max_threads')")).toBe('1')
     expect(await one(w.analytics, "SELECT getSetting('max_execution_time')")).toBe('7')
     expect(await one(w.client, "SELECT getSetting('max_execution_time')")).not.toBe('7')
@@ -57,6 +59,21 @@ function laneCases(open: () => Warehouse) {
 
 describe('query lanes, embedded engine', () => {
   laneCases(() => openWarehouse(loadConfig({ env: {}, file: '/nonexistent', overrides: { data_dir: mkdtempSync(join(tmpdir(), 'ccproxy-lanes-')), clickhouse: { admin_queries: ADMIN } } })))
+})
+
+describe('admin query limits on the embedded engine', () => {
+  it('run within the sandbox\'s constraints: a longer max_execution_time than a reader has is cut to the reader\'s', async () => {
+    const w = openWarehouse(
+      loadConfig({ env: {}, file: '/nonexistent', overrides: { data_dir: mkdtempSync(join(tmpdir(), 'ccproxy-lanes-limits-')), clickhouse: { admin_queries: { max_execution_time: 600 } } } }),
+    )
+    try {
+      await w.migrate()
+      expect(await one(w.analytics, "SELECT getSetting('max_execution_time')")).toBe('30')
+      expect(await w.stats.tokenTotals(['nobody'])).toBeDefined()
+    } finally {
+      await w.close()
+    }
+  })
 })
 
 describe('query lanes, ClickHouse server over HTTP', () => {

@@ -41,6 +41,8 @@ describe('npm start on a fresh data directory', () => {
     expect(statSync(join(dataDir, 'admin.key')).mode & 0o777).toBe(0o600)
     expect(statSync(join(dataDir, 'jwt.secret')).mode & 0o777).toBe(0o600)
     expect((await fetch(`${url}/ready`)).status).toBe(200)
+    // read the stored accounts: there are none
+    expect(first.output()).toContain('no upstream accounts: set claude.api_keys')
     const minted = await fetch(`${url}/api/token/generate`, { method: 'POST', headers: { 'x-admin-key': adminKey, 'content-type': 'application/json' }, body: '{"name":"first"}' })
     expect(minted.status).toBe(200)
     const { token } = (await minted.json()) as { token: string }
@@ -106,6 +108,8 @@ describe('npm start on a fresh data directory', () => {
     await new Promise((r) => setTimeout(r, 1000)) // a few retries fail meanwhile
     const waiting = run.output().split('\n').filter((line) => line.includes('retries in the background'))
     expect(waiting).toHaveLength(1) // once, not once per attempt
+    // the stored accounts are not read yet: no word about them
+    expect(run.output()).not.toContain('no upstream accounts')
     expect(waiting[0]).toContain('connect to ClickHouse and migrate: ClickHouse at http://127.0.0.1:9 is not reachable: connect ECONNREFUSED 127.0.0.1:9')
     const stopping = performance.now()
     run.child.kill('SIGTERM')

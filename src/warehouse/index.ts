@@ -77,7 +77,9 @@ export function openWarehouse(config: WarehouseConfig): Warehouse {
     hiddenTables: SECRET_TABLES.map((table) => ({ database, table })),
   })
   const connect = (db: string) => createEmbeddedClient(engine, { database: db })
-  const analytics = createEmbeddedClient(engine, { database, max_open_connections: admin.max_concurrent, clickhouse_settings: adminSettings })
+  // The sandbox's constraints cap every connection at the reader limits: no more time than a reader has.
+  const maxTime = Math.min(admin.max_execution_time, config.clickhouse.embedded.reader_limits.max_execution_time)
+  const analytics = createEmbeddedClient(engine, { database, max_open_connections: admin.max_concurrent, clickhouse_settings: { ...adminSettings, max_execution_time: maxTime } })
   return assemble('embedded', { state: connect(database), ingest: connect(database), analytics }, () => connect('default'), database, config.retention, engine, `the embedded ClickHouse engine`)
 }
 
