@@ -188,17 +188,21 @@ export interface StreamRun {
   tally: Tally
 }
 
-/** `n` streamed requests at once, each on its own connection; complete = 200 and the stream reached message_stop. */
-export async function concurrentStreams(t: Target, n: number): Promise<StreamRun> {
-  const pool = new Pool(t.origin, { connections: n, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000 })
+/**
+ * `n` streamed requests at once, each on its own connection (the same one, or `t(i)` for the i-th); complete =
+ * 200 and the stream reached message_stop.
+ */
+export async function concurrentStreams(t: Target | ((i: number) => Target), n: number): Promise<StreamRun> {
+  const nth = typeof t === 'function' ? t : () => t
+  const pool = new Pool(nth(0).origin, { connections: n, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000 })
   const tally: Tally = { answered: 0, errors: 0 }
   const durations: number[] = []
   const started = performance.now()
   try {
     await Promise.all(
-      Array.from({ length: n }, async () => {
+      Array.from({ length: n }, async (_, i) => {
         try {
-          const r = await send(pool, t)
+          const r = await send(pool, nth(i))
           tally.answered++
           if (r.status !== 200) return fail(tally, `HTTP ${r.status}: ${r.text.slice(0, 200)}`)
           if (!r.text.includes('event: message_stop')) return fail(tally, `stream ended without message_stop: ${r.text.slice(-200)}`)

@@ -8,13 +8,15 @@
 
 import { cpus } from 'node:os'
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client'
-import { DATASET, generateDataset } from './dataset.ts'
+import { DATASET, generateDataset, type Dataset } from './dataset.ts'
 import { ADMIN_KEY, UPSTREAM_KEY, drained, mintToken, pipeline, startGateway, startMock, type Gateway } from './gateway.ts'
 import { alternating, closedLoop, concurrentStreams, type PairedLatency, type Target, type Tally } from './load.ts'
 import { cleanup, cleanupOnExit, memoryOf, sleep } from './processes.ts'
 import { mergesSettled, timeAdminQueries, storage, type QueryCase } from './queries.ts'
 import { bytes, heading, int, line, mib, ms, note, pad, printSummary, record, secs, width } from './report.ts'
 import { rowVisibility } from './visibility.ts'
+import { analyticLoad } from './background.ts'
+import { steadyLoad } from './steady.ts'
 
 const QUICK = process.env.BENCH_QUICK === '1'
 const RUN = {
@@ -24,8 +26,10 @@ const RUN = {
   streams: { count: QUICK ? 300 : 1000, chunkDelayMs: 10 },
   dataset: { requests: QUICK ? DATASET.requests / 10 : DATASET.requests },
   queryRuns: 7,
+  memory: { rounds: QUICK ? 2 : 3 },
+  steady: { minutes: QUICK ? 1 : Number(process.env.BENCH_STEADY_MINUTES ?? 10), rps: 50, sampleEveryMs: QUICK ? 5000 : 30_000, connections: 200 },
 }
-const TARGET = { addedP50: 1, addedP99: 5, throughputShare: 0.5, visibilityP99: 1000, statsMs: 50, logsMs: 50, searchMs: 300 }
+const TARGET = { addedP50: 1, addedP99: 5, throughputShare: 0.5, visibilityP99: 1000, statsMs: 50, logsMs: 50, searchMs: 300, loadedP99Ms: 2, rssGrowth: 0.1 }
 
 const MODEL = 'claude-sonnet-4-6'
 const PROMPT = 'Hello, how are you today?'
@@ -52,6 +56,25 @@ function targets(mockUrl: string, gw: Gateway, token: string) {
     },
     gatewayStream: { origin: gw.url, path: '/v1/messages', headers: { ...json, ...anthropicVersion, ...auth }, body: streamBody },
   } satisfies Record<string, Target>
+}
+
+// A Claude Code-like request: a long system prompt and a few turns resent with each request (~16 KB), the
+// sessions' histories repeating as a client's do, the last turn new.
+const SYSTEM_PROMPT = Array.from({ length: 120 }, (_, i) => `Rule ${i}: keep answers short, cite files by path, never run destructive commands without asking.`).join('\n')
+const TURN_WORDS = 'function return const await import export interface class async value error result config request record token account'.split(' ')
+function turn(session: number, k: number): string {
+  return Array.from({ length: 180 }, (_, w) => TURN_WORDS[(session * 7 + k * 13 + w) % TURN_WORDS.length]).join(' ')
+}
+function conversation(origin: string, token: string, i: number, stream: boolean): Target {
+  const session = i % 50
+  const messages = Array.from({ length: 6 }, (_, k) => ({ role: k % 2 === 0 ? 'user' : 'assistant', content: `session ${session}, turn ${k}: ${turn(session, k)}` }))
+  messages.push({ role: 'user', content: `request ${i}: please go on` })
+  return {
+    origin,
+    path: '/v1/messages',
+    headers: { ...json, ...anthropicVersion, authorization: `Bearer ${token}` },
+    body: JSON.stringify({ model: MODEL, max_tokens: 64, stream, system: SYSTEM_PROMPT, messages }),
+  }
 }
 
 // ── bookkeeping ──────────────────────────────────────────────────────────────────────────────────────────
@@ -191,7 +214,7 @@ async function figure6(gw: Gateway, label: string, summary: boolean): Promise<vo
   if (summary) record({ figure: `6 gateway RSS, ${label}`, measured: `peak ${mib(m.peakRss)}, now ${mib(m.rss)}`, target: '(info)' })
 }
 
-async function figure7(gw: Gateway, ch: ClickHouseClient): Promise<void> {
+async function figure7(gw: Gateway, ch: ClickHouseClient): Promise<Dataset> {
   heading('7. Query speed over a generated dataset')
   const requests = RUN.dataset.requests
   note(`${int(requests)} request_logs rows over ${DATASET.days} days, ${DATASET.tokens} tokens (skewed), ${DATASET.accounts} accounts, 4 models, ~5 % failures;`)
@@ -231,6 +254,7 @@ async function figure7(gw: Gateway, ch: ClickHouseClient): Promise<void> {
     line(`${pad(q.name, nameWidth)}  median ${ms(q.median, 1).padStart(10)}  (min ${ms(q.min, 1)}, max ${ms(q.max, 1)})  ${q.answer}`, { target: `≤ ${limit[q.kind]} ms`, met })
     record({ figure: `7 ${q.name}`, measured: ms(q.median, 1), target: `≤ ${limit[q.kind]} ms`, met })
   }
+  return d
 }
 
 async function figure8(ch: ClickHouseClient, database: string): Promise<void> {
@@ -255,6 +279,85 @@ async function figure8(ch: ClickHouseClient, database: string): Promise<void> {
     record({ figure: '8 bytes/request with content', measured: `${bytes(withoutContent + contentPerRow)} (content ratio ${(conv.uncompressed / conv.compressed).toFixed(1)}×)`, target: '(info)' })
   }
   note('largest columns: ' + columns.map((c) => `${c.table}.${c.column} ${mib(c.compressed)} (${(c.uncompressed / Math.max(1, c.compressed)).toFixed(1)}×)`).join(', '))
+}
+
+async function figure9(gw: Gateway, t: ReturnType<typeof targets>, d: Dataset): Promise<void> {
+  heading('9. Added latency while admin queries and an export run')
+  const day = 86_400_000
+  const from = new Date(Date.now() - 3 * day).toISOString().replace(/\.\d{3}Z$/, 'Z')
+  const heavy = [
+    '/api/logs/requests?sort=duration_ms&order=desc',
+    '/api/stats/overview?days=30',
+    `/api/conversations/search?q=${encodeURIComponent(d.commonWord)}`,
+    '/api/stats/top/tokens?days=30&limit=10',
+  ]
+  const exportPath = `/api/logs/requests/export?format=jsonl&from=${from}`
+  note(`figure 1's measurement twice over the dataset of figure 7: quiet, then while the admin API serves heavy queries back to back`)
+  note(`(${heavy.map((h) => h.split('?')[0]).join(', ')}: a full-table sort, aggregates, a common-word search) and, at the same`)
+  note(`time, an export of the last 3 days as JSON Lines read to its end, on a loop; admin reads run on their own lane (clickhouse.admin_queries)`)
+  const quiet = await alternating(t.directMessages, t.gatewayMessages, RUN.latency)
+  countAnswers(quiet.tallyB)
+  const load = analyticLoad(gw.url, ADMIN_KEY, { queries: heavy, exportPath })
+  await sleep(500)
+  const loaded = await alternating(t.directMessages, t.gatewayMessages, RUN.latency)
+  const bg = await load.stop()
+  countAnswers(loaded.tallyB)
+  const added = (r: PairedLatency) => ({ p50: r.b.p50 - r.a.p50, p99: r.b.p99 - r.a.p99 })
+  const q = added(quiet)
+  const l = added(loaded)
+  line(`quiet   added p50 ${ms(q.p50)}  p99 ${ms(q.p99)}   (gateway p99 ${ms(quiet.b.p99)}, ${errorsOf(quiet.tallyB)})`)
+  line(`loaded  added p50 ${ms(l.p50)}  p99 ${ms(l.p99)}   (gateway p99 ${ms(loaded.b.p99)}, ${errorsOf(loaded.tallyB)})`)
+  line(`meanwhile: ${int(bg.queries)} heavy admin queries, ${int(bg.exports)} exports (${mib(bg.exportBytes)} read), ${bg.errors} errors${bg.firstError ? ` (first: ${bg.firstError})` : ''}`)
+  const met = l.p99 - q.p99 <= TARGET.loadedP99Ms && loaded.tallyB.errors === 0 && bg.queries > 0 && bg.exportBytes > 0
+  line(`added p99 under load − quiet: ${ms(l.p99 - q.p99)}`, { target: `≤ ${TARGET.loadedP99Ms} ms`, met })
+  record({ figure: '9 added p99 under admin load', measured: `${ms(l.p99)} vs ${ms(q.p99)} quiet (p50 ${ms(l.p50)} vs ${ms(q.p50)})`, target: `within ${TARGET.loadedP99Ms} ms`, met })
+}
+
+async function figure10(gw: Gateway, token: string): Promise<void> {
+  const n = RUN.streams.count
+  heading(`10. Memory across ${n} concurrent streams, ${RUN.memory.rounds} rounds`)
+  note(`${n} streamed POST /v1/messages at once with ~${Math.round(conversation(gw.url, token, 0, true).body.length / 1024)} KB Claude Code-like conversations (conversation logging on),`)
+  note('then wait until the exporter has written everything; the gateway\'s VmRSS after each round')
+  const after: number[] = []
+  for (let round = 1; round <= RUN.memory.rounds; round++) {
+    const r = await concurrentStreams((i) => conversation(gw.url, token, round * 100_000 + i, true), n)
+    countAnswers(r.tally)
+    await drained(gw, 120_000)
+    const m = memoryOf(gw.pid)
+    after.push(m.rss)
+    line(`round ${round}: ${r.completed} of ${n} complete (p99 ${ms(r.durations.p99, 0)}, ${errorsOf(r.tally)}); RSS ${mib(m.rss)} (peak ${mib(m.peakRss)})`)
+  }
+  const growth = after[after.length - 1]! / after[0]! - 1
+  const met = growth <= TARGET.rssGrowth
+  line(`RSS after the last round vs the first: ${(growth * 100).toFixed(1)} %`, { target: `≤ ${TARGET.rssGrowth * 100} %`, met })
+  record({ figure: `10 RSS across ${n}-stream rounds`, measured: after.map(mib).join(' → '), target: `flat (≤ ${TARGET.rssGrowth * 100} % growth)`, met })
+}
+
+async function figure11(gw: Gateway, token: string): Promise<void> {
+  const { minutes, rps, sampleEveryMs, connections } = RUN.steady
+  heading(`11. ${minutes} minute${minutes === 1 ? '' : 's'} of steady load`)
+  note(`${rps} requests/s, alternately streamed and not, each a ~16 KB Claude Code-like conversation (conversation logging on);`)
+  note(`the gateway's VmRSS every ${sampleEveryMs / 1000} s; growth = last sample vs the sample at the end of the first minute (warm-up)`)
+  const run = await steadyLoad(gw.url, (i) => conversation(gw.url, token, 1_000_000 + i, i % 2 === 0), { rps, durationMs: minutes * 60_000, sampleEveryMs, connections }, () => memoryOf(gw.pid).rss)
+  countAnswers(run.tally)
+  const warm = run.samples.find((s) => s.atMs >= 60_000) ?? run.samples[0]!
+  const last = run.samples[run.samples.length - 1]!
+  const max = Math.max(...run.samples.map((s) => s.rss))
+  const growth = last.rss / warm.rss - 1
+  line(`${int(run.sent)} requests, p50 ${ms(run.latency.p50)}  p99 ${ms(run.latency.p99)}, ${errorsOf(run.tally)}`)
+  line(`RSS: ${run.samples.map((s) => `${Math.round(s.atMs / 1000)}s ${Math.round(s.rss / 1024 / 1024)}`).join(', ')} (MiB)`)
+  const met = growth <= TARGET.rssGrowth && run.tally.errors === 0
+  line(`RSS at the end vs after the first minute: ${mib(last.rss)} vs ${mib(warm.rss)} (${(growth * 100).toFixed(1)} %), max ${mib(max)}`, { target: `≤ ${TARGET.rssGrowth * 100} %`, met })
+  record({ figure: `11 RSS over ${minutes} min at ${rps} req/s`, measured: `${mib(warm.rss)} → ${mib(last.rss)} (max ${mib(max)})`, target: `flat (≤ ${TARGET.rssGrowth * 100} % growth)`, met })
+}
+
+async function finalRows(gw: Gateway, ch: ClickHouseClient, tokenId: string): Promise<void> {
+  const { logs, contents } = await rowCounts(gw, ch, tokenId, answeredByGateway)
+  line(`every figure: answered ${int(answeredByGateway)}  request_logs ${int(logs)}  conversation_contents ${int(contents)}`, {
+    target: 'equal',
+    met: logs === answeredByGateway && contents === answeredByGateway,
+  })
+  record({ figure: 'rows = requests (every figure)', measured: `${int(logs)} / ${int(answeredByGateway)}`, target: 'equal', met: logs === answeredByGateway && contents === answeredByGateway })
 }
 
 // ── main ─────────────────────────────────────────────────────────────────────────────────────────────────
@@ -289,9 +392,14 @@ async function main(): Promise<void> {
     heading('6. Gateway memory')
     note(`/proc/${gw.pid}/status of the gateway's node process (VmHWM = peak resident set since start)`)
     await figure6(gw, 'after the load (figures 1–5)', true)
-    await figure7(gw, ch)
+    const dataset = await figure7(gw, ch)
     await figure6(gw, 'after the dataset and the queries (figure 7)', false)
     await figure8(ch, gw.config.clickhouse.database)
+    await figure9(gw, t, dataset)
+    await figure10(gw, token)
+    await figure11(gw, token)
+    heading('Rows')
+    await finalRows(gw, ch, tokenId)
     printSummary()
     console.log(`\nbench took ${((performance.now() - started) / 1000).toFixed(0)} s`)
   } finally {

@@ -429,7 +429,8 @@ describe('GET /api/logs/requests/export', () => {
   it('a client that goes away mid-download stops the export; the gateway carries on', async () => {
     // A connection of its own: an aborted download on the shared keep-alive pool leaves undici's next
     // connection looking busy to the server, which then waits out the shutdown timeout when the gateway closes.
-    const client = t.gateway.services.warehouse.client
+    // the admin API's own lane
+    const client = t.gateway.services.warehouse.analytics
     const query = client.query.bind(client)
     const signals: AbortSignal[] = []
     client.query = ((params: Parameters<typeof query>[0]) => {
