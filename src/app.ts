@@ -17,6 +17,9 @@ import { proxiedRoutes, recordRefusal } from './gateway/proxied.ts'
 import { serviceRoutes } from './gateway/routes/service.ts'
 import { requireAdmin } from './admin/auth.ts'
 import { FailedAttempts } from './admin/failed-attempts.ts'
+import { SessionStore } from './admin/session-store.ts'
+import { sessionRoutes } from './admin/session.ts'
+import { uiRoutes } from './ui/serve.ts'
 import { tokenAdminRoutes, tokenInfoRoute } from './admin/tokens.ts'
 import { accountAdminRoutes } from './admin/accounts.ts'
 import { logAdminRoutes } from './admin/logs.ts'
@@ -124,8 +127,11 @@ export function buildApp(
   tokenInfoRoute(app, { store: warehouse.tokens, auth: services.auth, stats: warehouse.stats })
 
   const attempts = new FailedAttempts({ maxFailures: config.admin.max_failures, windowMs: config.admin.failure_window })
+  const sessions = new SessionStore({ ttlMs: config.ui.session_ttl })
+  uiRoutes(app, { dir: config.ui.dir })
+  sessionRoutes(app, { adminKey: config.admin.key, attempts, sessions })
   app.register(async (admin) => {
-    admin.addHook('onRequest', requireAdmin(config.admin.key, attempts))
+    admin.addHook('onRequest', requireAdmin(config.admin.key, attempts, sessions))
     tokenAdminRoutes(admin, {
       store: warehouse.tokens,
       registry: services.tokens,
@@ -135,7 +141,7 @@ export function buildApp(
     })
     accountAdminRoutes(admin, { registry: services.accounts, pool: services.pool })
     logAdminRoutes(admin, { requestLogs: warehouse.requestLogs })
-    statsAdminRoutes(admin, { stats: warehouse.stats, tokens: warehouse.tokens })
+    statsAdminRoutes(admin, { stats: warehouse.stats, tokens: warehouse.tokens, accounts: services.accounts })
     conversationAdminRoutes(admin, { conversations: warehouse.conversations })
     if (opts.exporter) pipelineAdminRoutes(admin, { exporter: opts.exporter })
   })

@@ -103,6 +103,12 @@ export const configSchema = z.strictObject({
     capture_content: z.boolean().default(false),
     sample_ratio: z.number().min(0).max(1).default(1),
   }),
+  ui: z.strictObject({
+    // the built web app (index.html, assets/); empty = web/dist of the ccproxy package
+    dir: z.string().default(''),
+    // how long a sign-in lasts (fixed from sign-in; the cookie's Max-Age)
+    session_ttl: duration.refine((ms) => ms >= 1000, 'expected a duration of at least 1s').prefault('12h'),
+  }),
   data_dir: z.string().min(1).default('./data'),
   clickhouse: z.strictObject({
     url: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
@@ -230,7 +236,7 @@ export function loadConfig(
     raw = (doc.toJS() as Record<string, any>) ?? {}
   }
   for (const [key, value] of Object.entries(opts.overrides ?? {})) raw[key] = mergeDeep(raw[key], value)
-  for (const group of ['server', 'admin', 'jwt', 'auth', 'claude', 'conversations', 'logging', 'retention', 'metrics', 'otel', 'clickhouse']) raw[group] ??= {}
+  for (const group of ['server', 'admin', 'jwt', 'auth', 'claude', 'conversations', 'logging', 'retention', 'metrics', 'otel', 'ui', 'clickhouse']) raw[group] ??= {}
   raw.clickhouse.admin_queries ??= {}
   raw.clickhouse.embedded ??= {}
   raw.clickhouse.embedded.reader_limits ??= {}

@@ -201,7 +201,7 @@ describe('GET /api/conversations', () => {
       ['page=-2', /page/],
       ['from=last-week', /from/],
       ["token_id=';--", /token_id/],
-      ['q=hello', /unknown query parameter q/],
+      ['search=hello', /unknown query parameter search/],
     ] as const) {
       const res = await t.admin('GET', `/api/conversations?${query}`)
       expect(res.status, query).toBe(400)

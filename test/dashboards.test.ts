@@ -117,7 +117,7 @@ describe('what each dashboard is for', () => {
   it('token: one token, chosen from SELECT DISTINCT token_id', () => {
     expect((variable(uids.token, 'token').query as { rawSql: string }).rawSql).toMatch(/^SELECT DISTINCT token_id\b/)
     expect(variable(uids.token, 'token').multi).toBe(false)
-    expect(links(uids.token, 'Recent requests')).toEqual({ id: '${app_url}/admin/requests/${__data.fields.id}', trace_id: '${trace_url}/${__data.fields.trace_id}' })
+    expect(links(uids.token, 'Recent requests')).toEqual({ id: '${app_url}/ui/requests/${__data.fields.id}', trace_id: '${trace_url}/${__data.fields.trace_id}' })
   })
 
   it('accounts: health from ccproxy_account_up, load and failures from both sources', () => {
@@ -131,8 +131,8 @@ describe('what each dashboard is for', () => {
       expect(sqlOf(uids.requests)).toContain(`, $${name})`)
     }
     expect(links(uids.requests, 'Requests')).toEqual({
-      id: '${app_url}/admin/requests/${__data.fields.id}',
-      conversation_content_id: '${app_url}/admin/conversations/${__data.fields.conversation_content_id}',
+      id: '${app_url}/ui/requests/${__data.fields.id}',
+      conversation_content_id: '${app_url}/ui/conversations/${__data.fields.conversation_content_id}',
       trace_id: '${trace_url}/${__data.fields.trace_id}',
     })
   })

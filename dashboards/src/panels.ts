@@ -114,19 +114,19 @@ export function link(title: string, url: string): DynamicConfigValue {
 }
 
 /**
- * Where rows link to. The React admin app (served by the gateway) shows a request at
- * /admin/requests/<request id> and a conversation at /admin/conversations/<conversation content id>;
+ * Where rows link to. The web app (served by the gateway at /ui/) shows a request at /ui/requests/<request id>
+ * (the request log with that row's detail open) and a conversation at /ui/conversations/<conversation content id>;
  * a trace opens at <trace_url>/<trace id> (Jaeger's UI by default; Tempo/Grafana Explore URLs work too).
  */
 export function linkVariables() {
   return [
-    new TextBoxVariableBuilder('app_url').label('ccproxy URL').defaultValue('http://localhost:8080').description('Base URL of the ccproxy admin app, for links to requests and conversations'),
+    new TextBoxVariableBuilder('app_url').label('ccproxy URL').defaultValue('http://localhost:8080').description('Base URL of the ccproxy gateway (its web app is at /ui/), for links to requests and conversations'),
     new TextBoxVariableBuilder('trace_url').label('Trace URL').defaultValue('http://localhost:16686/trace').description('A trace opens at <this URL>/<trace id>'),
   ]
 }
 
-export const requestLink = link('Open request', '${app_url}/admin/requests/${__data.fields.id}')
-export const conversationLink = link('Open conversation', '${app_url}/admin/conversations/${__data.fields.conversation_content_id}')
+export const requestLink = link('Open request', '${app_url}/ui/requests/${__data.fields.id}')
+export const conversationLink = link('Open conversation', '${app_url}/ui/conversations/${__data.fields.conversation_content_id}')
 export const traceLink = link('Open trace', '${trace_url}/${__data.fields.trace_id}')
 
 /**

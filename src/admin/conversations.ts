@@ -6,23 +6,27 @@ import { type ConversationStore, SEARCH_MAX_CHARS, type ConversationFilter } fro
 import { optional, queryObject, intParam, idParam, enumParam, uuidParam, timeRangeShape, timeRange, pagingShape } from './query-params.ts'
 import { sendDownload } from './download.ts'
 
-const filterShape = { token_id: optional(idParam), ...timeRangeShape }
+const searchText = z
+  .string({ error: 'is required (the text to search for), given once' })
+  .transform((s) => s.trim())
+  .pipe(z.string().min(1, 'is required (the text to search for)').max(SEARCH_MAX_CHARS, `must be at most ${SEARCH_MAX_CHARS} characters`))
+
+const filterShape = { token_id: optional(idParam), model: optional(idParam), q: optional(searchText), ...timeRangeShape }
 const listQuery = queryObject({ ...filterShape, ...pagingShape })
 const exportQuery = queryObject({ ...filterShape, format: optional(enumParam(['json', 'jsonl'])) })
 const searchQuery = queryObject({
-  q: z
-    .string({ error: 'is required (the text to search for), given once' })
-    .transform((s) => s.trim())
-    .pipe(z.string().min(1, 'is required (the text to search for)').max(SEARCH_MAX_CHARS, `must be at most ${SEARCH_MAX_CHARS} characters`)),
+  q: searchText,
   token_id: optional(idParam),
   limit: optional(intParam(1, 100)),
 })
 
 function filterOf(q: z.output<z.ZodObject<typeof filterShape>>): ConversationFilter {
-  return { ...(q.token_id !== undefined ? { token_id: q.token_id } : {}), ...timeRange(q) }
+  const filter: ConversationFilter = timeRange(q)
+  for (const key of ['token_id', 'model', 'q'] as const) if (q[key] !== undefined) filter[key] = q[key]
+  return filter
 }
 
-/** GET /api/conversations, /search, /export, /:id; DELETE /api/conversations/:id */
+/** GET /api/conversations (filters, search and paging together), /search, /export, /:id; DELETE /api/conversations/:id */
 export function conversationAdminRoutes(app: FastifyInstance, deps: { conversations: ConversationStore }): void {
   const store = deps.conversations
 
@@ -31,7 +35,7 @@ export function conversationAdminRoutes(app: FastifyInstance, deps: { conversati
     const page = q.page ?? 0
     const limit = q.limit ?? 50
     const { conversations, total } = await store.list(filterOf(q), page, limit)
-    return { conversations, total, page, limit }
+    return { conversations, total, page, limit, query: q.q ?? null }
   })
 
   app.get('/api/conversations/search', async (req) => {

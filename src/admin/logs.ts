@@ -15,6 +15,7 @@ const filterShape = {
   endpoint: optional(enumParam(['chat.completions', 'messages', 'count_tokens', 'models'])),
   success: optional(boolParam),
   status_code: optional(intParam(100, 599)),
+  stream: optional(boolParam),
   ...timeRangeShape,
   sort: optional(enumParam(LOG_SORT_COLUMNS)),
   order: optional(single.transform((s) => s.toLowerCase()).pipe(z.enum(['asc', 'desc'], { error: 'must be asc or desc' }))),
@@ -27,7 +28,7 @@ type FilterQuery = z.output<z.ZodObject<typeof filterShape>>
 
 function filterOf(q: FilterQuery): { filter: LogFilter; sort: LogSort } {
   const filter: LogFilter = { ...timeRange(q) }
-  for (const key of ['token_id', 'account_id', 'user_name', 'mode', 'model', 'endpoint', 'success', 'status_code'] as const) {
+  for (const key of ['token_id', 'account_id', 'user_name', 'mode', 'model', 'endpoint', 'success', 'status_code', 'stream'] as const) {
     if (q[key] !== undefined) (filter as Record<string, unknown>)[key] = q[key]
   }
   return { filter, sort: { by: q.sort ?? 'request_at', order: q.order ?? 'desc' } }

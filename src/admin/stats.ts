@@ -3,10 +3,12 @@ import { z } from 'zod'
 import { GatewayError } from '../http/errors.ts'
 import { parseWith } from '../http/body.ts'
 import type { TokenStore } from '../warehouse/tokens.ts'
-import { type StatsStore, addDays, utcDay, type DayRange, type StatsScope } from '../warehouse/stats.ts'
-import { optional, queryObject, intParam, idParam, calendarDay } from './query-params.ts'
+import { type StatsStore, addDays, utcDay, type DayRange, type StatsScope, type UsageFilter } from '../warehouse/stats.ts'
+import { optional, queryObject, intParam, idParam, enumParam, calendarDay } from './query-params.ts'
 
 export const MAX_DAYS = 366
+/** Hourly trends read request_logs: at most this many days (744 points). */
+export const MAX_HOUR_DAYS = 31
 
 /** YYYY-MM-DD within what ClickHouse's Date holds. */
 const dayParam = z.string({ error: 'must be given once' }).refine((s) => calendarDay(s, 1970, 2149) !== undefined, 'must be a date YYYY-MM-DD')
@@ -22,6 +24,13 @@ const rangeQuery = queryObject({
   to: optional(dayParam),
 })
 const trendQuery = queryObject({ days: daysParam(30) })
+const usageQuery = queryObject({
+  ...rangeQuery.shape,
+  granularity: optional(enumParam(['day', 'hour'])),
+  token_id: optional(idParam),
+  account_id: optional(idParam),
+  model: optional(idParam),
+})
 const topQuery = queryObject({ days: daysParam(7), limit: optional(intParam(1, 100)).transform((l) => l ?? 10) })
 
 /**
@@ -50,11 +59,17 @@ export function dayRange(q: z.output<typeof rangeQuery>, today = utcDay()): DayR
 
 const lastDays = (days: number, today = utcDay()): DayRange => ({ from: addDays(today, 1 - days), to: today })
 
+const daysIn = (range: DayRange): number => (Date.parse(range.to) - Date.parse(range.from)) / 86_400_000 + 1
+
 /**
  * GET /api/stats/tokens/:id, /tokens/:id/trend, /accounts/:id, /accounts/:id/trend, /overview, /realtime,
- * /top/tokens, /top/models. `tokens` answers overview's active_tokens.
+ * /top/tokens, /top/models, /usage. `tokens` answers overview's active_tokens and, with `accounts`, the
+ * names in /usage.
  */
-export function statsAdminRoutes(app: FastifyInstance, deps: { stats: StatsStore; tokens: TokenStore }): void {
+export function statsAdminRoutes(
+  app: FastifyInstance,
+  deps: { stats: StatsStore; tokens: TokenStore; accounts?: { list(): ReadonlyArray<{ id: string; name: string }> } },
+): void {
   const stats = deps.stats
   const pathId = (value: string, what: string) => parseWith(z.object({ [what]: idParam }), { [what]: value })[what]!
 
@@ -82,6 +97,32 @@ export function statsAdminRoutes(app: FastifyInstance, deps: { stats: StatsStore
     const active_tokens = tokens.filter((t) => !t.revoked_at && t.expires_at.getTime() > now).length
     const { total_requests, total_tokens, total_users, by_mode, by_model } = overview
     return { from_date: range.from, to_date: range.to, total_requests, total_tokens, total_users, active_tokens, by_mode, by_model }
+  })
+
+  app.get('/api/stats/usage', async (req) => {
+    const q = parseWith(usageQuery, req.query)
+    const range = dayRange(q)
+    const granularity = q.granularity ?? 'day'
+    if (daysIn(range) > MAX_DAYS) throw new GatewayError(400, `the range covers at most ${MAX_DAYS} days`, { param: 'from_date' })
+    if (granularity === 'hour' && daysIn(range) > MAX_HOUR_DAYS) {
+      throw new GatewayError(400, `granularity=hour covers at most ${MAX_HOUR_DAYS} days; use granularity=day for longer ranges`, { param: 'granularity' })
+    }
+    const filter: UsageFilter = {}
+    for (const key of ['token_id', 'account_id', 'model'] as const) if (q[key] !== undefined) filter[key] = q[key]
+    const breakdown = await stats.usageBreakdown(range, filter)
+    const trend = await stats.usageTrend(range, filter, granularity)
+    const tokenNames = breakdown.by_token.length > 0 ? new Map((await deps.tokens.list()).map((t) => [t.id, t.name])) : new Map<string, string>()
+    const accountNames = new Map((deps.accounts?.list() ?? []).map((a) => [a.id, a.name]))
+    return {
+      from_date: range.from,
+      to_date: range.to,
+      granularity,
+      totals: breakdown.totals,
+      trend,
+      by_model: breakdown.by_model,
+      by_token: breakdown.by_token.map(({ token_id, ...rest }) => ({ token_id, name: tokenNames.get(token_id) ?? '', ...rest })),
+      by_account: breakdown.by_account.map(({ account_id, ...rest }) => ({ account_id, name: accountNames.get(account_id) ?? '', ...rest })),
+    }
   })
 
   app.get('/api/stats/realtime', async (req) => {

@@ -9,6 +9,9 @@ import { toClickHouseTime } from './time.ts'
 
 export interface ConversationFilter {
   token_id?: string
+  model?: string
+  /** only conversations whose prompt or completion contains this (searchCondition) */
+  q?: string
   /** created_at at or after (inclusive) */
   from?: Date
   /** created_at strictly before (exclusive) */
@@ -101,6 +104,11 @@ function conditions(f: ConversationFilter): Conditions {
   if (f.token_id !== undefined) c.add('token_id', '=', 'String', f.token_id)
   if (f.from !== undefined) c.add('created_at', '>=', TIME_TYPE, toClickHouseTime(f.from))
   if (f.before !== undefined) c.add('created_at', '<', TIME_TYPE, toClickHouseTime(f.before))
+  if (f.model !== undefined) c.add('model', '=', 'String', f.model)
+  if (f.q !== undefined) {
+    const match = searchCondition(f.q)
+    c.raw(match.sql, match.params)
+  }
   return c
 }
 

@@ -11,7 +11,7 @@ import { fromClickHouseTime, toClickHouseTime } from './time.ts'
  * top-K granule filter on that index and reads the wide columns lazily for the page's rows only.
  */
 
-export const LOG_SORT_COLUMNS = ['request_at', 'duration_ms', 'total_tokens'] as const
+export const LOG_SORT_COLUMNS = ['request_at', 'duration_ms', 'total_tokens', 'prompt_tokens', 'completion_tokens', 'status_code', 'model'] as const
 export type LogSortColumn = (typeof LOG_SORT_COLUMNS)[number]
 export type SortOrder = 'asc' | 'desc'
 export interface LogSort {
@@ -28,6 +28,7 @@ export interface LogFilter {
   endpoint?: Endpoint
   success?: boolean
   status_code?: number
+  stream?: boolean
   /** request_at at or after (inclusive) */
   from?: Date
   /** request_at strictly before (exclusive) */
@@ -86,7 +87,15 @@ const LOG_COLUMNS = [
 type StoredLog = Record<(typeof LOG_COLUMNS)[number], unknown>
 
 // The allow-lists: the only text from a request that can shape the SQL is a key of these maps.
-const SORT_SQL: Record<LogSortColumn, string> = { request_at: 'request_at', duration_ms: 'duration_ms', total_tokens: 'total_tokens' }
+const SORT_SQL: Record<LogSortColumn, string> = {
+  request_at: 'request_at',
+  duration_ms: 'duration_ms',
+  total_tokens: 'total_tokens',
+  prompt_tokens: 'prompt_tokens',
+  completion_tokens: 'completion_tokens',
+  status_code: 'status_code',
+  model: 'model',
+}
 const ORDER_SQL: Record<SortOrder, string> = { asc: 'ASC', desc: 'DESC' }
 
 /** ORDER BY for a sort, with tie-breakers so pages never overlap or skip rows. */
@@ -139,6 +148,7 @@ function logConditions(f: LogFilter): Conditions {
   if (f.endpoint !== undefined) c.add('endpoint', '=', 'String', f.endpoint)
   if (f.success !== undefined) c.add('success', '=', 'Bool', f.success)
   if (f.status_code !== undefined) c.add('status_code', '=', 'UInt16', f.status_code)
+  if (f.stream !== undefined) c.add('stream', '=', 'Bool', f.stream)
   return c
 }
 
@@ -285,7 +295,15 @@ export class RequestLogStore {
 
 export const EXPORT_CHUNK_ROWS = 20_000
 
-const SORT_TYPES: Record<LogSortColumn, string> = { request_at: TIME_TYPE, duration_ms: 'UInt32', total_tokens: 'UInt32' }
+const SORT_TYPES: Record<LogSortColumn, string> = {
+  request_at: TIME_TYPE,
+  duration_ms: 'UInt32',
+  total_tokens: 'UInt32',
+  prompt_tokens: 'UInt32',
+  completion_tokens: 'UInt32',
+  status_code: 'UInt16',
+  model: 'String',
+}
 
 /** "Strictly after this row" in the order of `sort` (the keyset of orderBy), as bound parameters. */
 function afterRow(sort: LogSort, row: StoredLog): [string, Record<string, unknown>] {

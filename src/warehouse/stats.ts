@@ -146,6 +146,63 @@ function rangeConditions(range: DayRange, scope: StatsScope = {}): Conditions {
   return c
 }
 
+// ── The Usage page: a range's totals, trend and breakdowns, optionally narrowed ────────────────────────────
+
+export interface UsageFilter {
+  token_id?: string
+  account_id?: string
+  model?: string
+}
+
+export type Granularity = 'day' | 'hour'
+
+export interface UsageBucket {
+  /** YYYY-MM-DD (day) or the hour's start as ISO-8601 UTC (hour) */
+  bucket: string
+  request_count: number
+  success_count: number
+  error_count: number
+  prompt_tokens: number
+  completion_tokens: number
+  cache_creation_tokens: number
+  cache_read_tokens: number
+  total_tokens: number
+}
+
+export interface UsageBreakdown {
+  totals: UsageStats
+  by_model: Array<{ model: string } & UsageStats>
+  by_token: Array<{ token_id: string } & UsageStats>
+  by_account: Array<{ account_id: string } & UsageStats>
+}
+
+/** Rows per breakdown table: the biggest by requests. */
+export const BREAKDOWN_ROWS = 100
+
+const BUCKET_SUMS = `count() AS r, countIf(success) AS s, countIf(NOT success) AS e, sum(prompt_tokens) AS p, sum(completion_tokens) AS c,
+  sum(cache_creation_tokens) AS cc, sum(cache_read_tokens) AS cr, sum(total_tokens) AS t`
+const DAILY_BUCKET_SUMS = `sum(request_count) AS r, sum(success_count) AS s, sum(error_count) AS e, sum(prompt_tokens) AS p,
+  sum(completion_tokens) AS c, sum(cache_creation_tokens) AS cc, sum(cache_read_tokens) AS cr, sum(total_tokens) AS t`
+
+function narrowed(c: Conditions, filter: UsageFilter): Conditions {
+  if (filter.token_id !== undefined) c.add('token_id', '=', 'String', filter.token_id)
+  if (filter.account_id !== undefined) c.add('account_id', '=', 'String', filter.account_id)
+  if (filter.model !== undefined) c.add('model', '=', 'String', filter.model)
+  return c
+}
+
+const toBucket = (bucket: string, r: Aggregated | undefined): UsageBucket => ({
+  bucket,
+  request_count: num(r?.r),
+  success_count: num(r?.s),
+  error_count: num(r?.e),
+  prompt_tokens: num(r?.p),
+  completion_tokens: num(r?.c),
+  cache_creation_tokens: num(r?.cc),
+  cache_read_tokens: num(r?.cr),
+  total_tokens: num(r?.t),
+})
+
 export class StatsStore {
   constructor(private readonly client: ClickHouseClient) {}
 
@@ -275,6 +332,57 @@ export class StatsStore {
       success_count: num(r.s),
       success_rate: successRate(num(r.s), num(r.r)),
     }))
+  }
+
+  /**
+   * Totals and the per-model, per-token and per-account tables in one scan of usage_stats_daily (GROUPING
+   * SETS), each table the BREAKDOWN_ROWS biggest by requests (ties: tokens, then the key).
+   */
+  async usageBreakdown(range: DayRange, filter: UsageFilter): Promise<UsageBreakdown> {
+    const where = narrowed(rangeConditions(range), filter)
+    const rows = await this.rows(
+      `SELECT grouping(model, token_id, account_id) AS set, model, token_id, account_id, ${AGGREGATES}
+       FROM usage_stats_daily ${where.sql()}
+       GROUP BY GROUPING SETS ((), (model), (token_id), (account_id))
+       ORDER BY set, s_requests DESC, s_total_tokens DESC, model, token_id, account_id`,
+      where.params,
+    )
+    // grouping() sets a bit for each column a row is not grouped by (model = 4, token_id = 2, account_id = 1)
+    const of = (set: number) => rows.filter((r) => num(r.set) === set).slice(0, BREAKDOWN_ROWS)
+    return {
+      totals: toStats(rows.find((r) => num(r.set) === 7)),
+      by_model: of(3).map((r) => ({ model: String(r.model), ...toStats(r) })),
+      by_token: of(5).map((r) => ({ token_id: String(r.token_id), ...toStats(r) })),
+      by_account: of(6).map((r) => ({ account_id: String(r.account_id), ...toStats(r) })),
+    }
+  }
+
+  /**
+   * Every day or hour of the range, ascending, empty ones as zeros. Days come from usage_stats_daily; hours
+   * from request_logs (the daily table has no hours), where the time bounds let the minmax index skip the rest.
+   */
+  async usageTrend(range: DayRange, filter: UsageFilter, granularity: Granularity): Promise<UsageBucket[]> {
+    const buckets: UsageBucket[] = []
+    if (granularity === 'day') {
+      const where = narrowed(rangeConditions(range), filter)
+      const rows = await this.rows(`SELECT toString(stat_date) AS b, ${DAILY_BUCKET_SUMS} FROM usage_stats_daily ${where.sql()} GROUP BY stat_date`, where.params)
+      const byDay = new Map(rows.map((r) => [String(r.b), r]))
+      for (let day = range.from; day <= range.to; day = addDays(day, 1)) buckets.push(toBucket(day, byDay.get(day)))
+      return buckets
+    }
+    const start = Date.parse(`${range.from}T00:00:00Z`)
+    const end = Date.parse(`${addDays(range.to, 1)}T00:00:00Z`)
+    const where = narrowed(
+      new Conditions().add('request_at', '>=', TIME_TYPE, toClickHouseTime(new Date(start))).add('request_at', '<', TIME_TYPE, toClickHouseTime(new Date(end))),
+      filter,
+    )
+    const rows = await this.rows(
+      `SELECT toUnixTimestamp(toStartOfHour(request_at)) AS b, ${BUCKET_SUMS} FROM request_logs ${where.sql()} GROUP BY b`,
+      where.params,
+    )
+    const byHour = new Map(rows.map((r) => [num(r.b) * 1000, r]))
+    for (let at = start; at < end; at += 3_600_000) buckets.push(toBucket(new Date(at).toISOString(), byHour.get(at)))
+    return buckets
   }
 
   /** All-time requests and tokens of each of these tokens (one grouped query); absent ids have none. */

@@ -1,0 +1,3 @@
+module ccproxyrender
+
+go 1.19
