@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml'
 import { z } from 'zod'
 import { parseDuration } from './duration.ts'
 import { DEFAULT_READER_LIMITS } from './warehouse/embedded/sandbox.ts'
+import { CLUSTER_NAME_RULE, isClusterName } from './warehouse/cluster.ts'
 
 // A duration in config is written as text ("720h", "30d") and used as milliseconds.
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -115,6 +116,8 @@ export const configSchema = z.strictObject({
     username: z.string().default('default'),
     password: z.string().default(''),
     database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier').default('ccproxy'),
+    // a self-managed ClickHouse cluster: migrations run ON CLUSTER with Replicated engines (warehouse/cluster.ts)
+    cluster: z.string().refine(isClusterName, CLUSTER_NAME_RULE).default(''),
     // The admin API's reads run on connections of their own, so they never hold up the gateway's own
     // lookups or the exporter's inserts, and with few threads, so they leave cores to the request path.
     admin_queries: z.strictObject({
@@ -142,6 +145,10 @@ export const configSchema = z.strictObject({
         function_sleep_max_microseconds_per_block: z.number().int().min(0).default(DEFAULT_READER_LIMITS.function_sleep_max_microseconds_per_block),
       }),
     }),
+  }).refine((clickhouse) => clickhouse.cluster === '' || clickhouse.url !== '', {
+    // the embedded engine is one node in this process: there is no cluster to send DDL to
+    message: 'needs a ClickHouse server: set clickhouse.url (CCPROXY_CLICKHOUSE_URL) too, or leave the cluster empty for the embedded engine',
+    path: ['cluster'],
   }),
 })
 

@@ -126,14 +126,87 @@ describe('the gateway service', () => {
     expect(endpoint.port).toBe('4318')
   })
 
-  it('the Dockerfile installs production dependencies and starts the gateway', () => {
-    const text = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8')
-    expect(text).toMatch(/^RUN npm install --omit=dev/m)
-    expect(text).toMatch(/^CMD \[.*"src\/main\.ts", "start"\]$/m)
-    for (const [, sources] of text.matchAll(/^COPY\s+(.+?)\s+\S+$/gm)) {
-      for (const source of sources!.split(/\s+/)) expect(existsSync(join(ROOT, source)), `COPY ${source}`).toBe(true)
+  it('runs read-only, writing only to its data volume and /tmp', () => {
+    const gateway = services.gateway! as Service & { read_only?: boolean; tmpfs?: string[] }
+    expect(gateway.read_only).toBe(true)
+    expect(gateway.tmpfs).toEqual(['/tmp'])
+    expect(gateway.volumes?.map((v) => v.split(':')[1])).toEqual([loadConfig({ file: join(ROOT, 'config.yaml'), env }).data_dir])
+  })
+})
+
+describe('the image (deploy/Dockerfile)', () => {
+  const text = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ')
+  // the stages, each with its instructions (continuation lines joined)
+  const stages = text
+    .split(/^(?=FROM )/m)
+    .filter((s) => s.startsWith('FROM '))
+    .map((s) => ({ name: / AS (\w+)/i.exec(s.split('\n')[0]!)?.[1], lines: s.split('\n').filter((l) => /^[A-Z]+ /.test(l)) }))
+  const runtime = stages.at(-1)!
+  const build = stages.find((s) => s.name === 'build')!
+  const runs = (stage: typeof runtime) => stage.lines.filter((l) => l.startsWith('RUN ')).join('\n')
+  const instructions = (stage: typeof runtime, keyword: string) => stage.lines.filter((l) => l.startsWith(`${keyword} `)).map((l) => l.slice(keyword.length + 1).trim())
+  // (JSON with whole-line comments, as tsc reads it)
+  const tsconfigBuild = JSON.parse(readFileSync(join(ROOT, 'tsconfig.build.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '')) as { compilerOptions: { rootDir: string; outDir: string } }
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+
+  it('builds in a stage of its own: every dependency, then npm run build, which compiles src/ into dist/', () => {
+    expect(stages.map((s) => s.name)).toEqual(['build', undefined])
+    expect(runs(build)).toMatch(/^RUN npm install\b.*&& npm run build\b/m)
+    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json')
+    expect(tsconfigBuild.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' })
+  })
+
+  it('runs the compiled gateway with node as PID 1: no npm, no tsx, no shell', () => {
+    expect(instructions(runtime, 'CMD')).toEqual(['["node", "dist/main.js", "start"]'])
+    expect(instructions(runtime, 'ENTRYPOINT')).toEqual([])
+    expect(existsSync(join(ROOT, tsconfigBuild.compilerOptions.rootDir, 'main.ts'))).toBe(true)
+    expect(runtime.lines.join('\n')).not.toMatch(/\btsx\b/)
+  })
+
+  it('installs production dependencies only, without running scripts, and without the embedded engine by default', () => {
+    const install = runs(runtime)
+    expect(install).toMatch(/npm install --omit=dev \$\{optional\} --ignore-scripts\b/)
+    expect(install).toMatch(/if \[ "\$\{EMBEDDED_ENGINE\}" = true \]; then optional=""; else optional="--omit=optional"; fi/)
+    expect(instructions(runtime, 'ARG')).toContain('EMBEDDED_ENGINE=false')
+  })
+
+  it('runs as a numeric non-root user that owns only the data volume', () => {
+    const [user] = instructions(runtime, 'USER')
+    expect(user).toMatch(/^[1-9]\d*(:\d+)?$/)
+    expect(instructions(runtime, 'VOLUME')).toEqual(['["/data"]'])
+    expect(instructions(runtime, 'ENV')).toContain('CCPROXY_DATA_DIR=/data')
+    expect(runs(runtime)).toContain(`chown ${user} /data`)
+    // USER comes after every RUN: what was installed belongs to root and is read-only to the gateway
+    expect(runtime.lines.findIndex((l) => l.startsWith('USER '))).toBeGreaterThan(runtime.lines.findLastIndex((l) => l.startsWith('RUN ')))
+  })
+
+  it('carries OCI labels from build args', () => {
+    const args = new Set(instructions(runtime, 'ARG').map((a) => a.split('=')[0]))
+    const labels = Object.fromEntries([...instructions(runtime, 'LABEL').join(' ').matchAll(/(org\.opencontainers\.image\.\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]))
+    for (const [label, arg] of [['version', 'VERSION'], ['revision', 'REVISION'], ['created', 'CREATED'], ['source', 'SOURCE']]) {
+      expect(labels[`org.opencontainers.image.${label}`]).toBe(`\${${arg}}`)
+      expect(args.has(arg!), `ARG ${arg}`).toBe(true)
     }
-    expect(existsSync(join(DEPLOY, 'Dockerfile.dockerignore'))).toBe(true)
+  })
+
+  it('copies what exists: sources from the context, dist/ and web/dist from the build stage', () => {
+    for (const copy of [...instructions(build, 'COPY'), ...instructions(runtime, 'COPY')]) {
+      const [, from, sources] = /^(?:--from=(\w+) )?(.+?) \S+$/.exec(copy)!
+      for (const source of sources!.split(/\s+/)) {
+        if (from) {
+          expect(from).toBe('build')
+          expect([`/app/${tsconfigBuild.compilerOptions.outDir}`, '/app/web/dist']).toContain(source)
+        } else {
+          expect(existsSync(join(ROOT, source)), `COPY ${source}`).toBe(true)
+        }
+      }
+    }
+    expect(runs(build)).toContain('mkdir -p web/dist') // so the copy works before the web app exists
+  })
+
+  it('keeps dependencies, local builds and secrets out of the build context', () => {
+    const ignored = readFileSync(join(DEPLOY, 'Dockerfile.dockerignore'), 'utf8').split('\n').map((l) => l.trim())
+    for (const path of ['**/node_modules', 'dist', 'web/dist', 'data', '.env', '.git']) expect(ignored).toContain(path)
   })
 })
 

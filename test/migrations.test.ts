@@ -183,6 +183,21 @@ describe.each(paths)('migrations on the %s', (_name, connect) => {
   })
 })
 
+describe('migrations with clickhouse.cluster set', () => {
+  // The embedded engine is one node without a cluster: that it refuses the statements shows they went ON CLUSTER
+  // (what a cluster makes of them is in cluster.test.ts).
+  it.each(paths)('send their DDL ON CLUSTER, the lock table included (%s)', async (_name, connect) => {
+    const { client, bootstrap, database } = fresh(connect)
+    await expect(migrate({ client, bootstrap, database, cluster: 'prod' })).rejects.toThrow("Requested cluster 'prod' not found")
+    expect(await rows(bootstrap, `SELECT name FROM system.databases WHERE name = '${database}'`)).toEqual([])
+    await bootstrap.command({ query: `CREATE DATABASE ${database}` })
+    // a macro is the server's to expand: this one has none
+    await expect(migrate({ client, bootstrap, database, cluster: '{cluster}' })).rejects.toThrow("No macro 'cluster' in config")
+    await expect(withMigrationLock(client, async () => {}, { cluster: 'prod' })).rejects.toThrow("Requested cluster 'prod' not found")
+    expect(await rows(client, 'SHOW TABLES')).toEqual([])
+  })
+})
+
 describe('two gateways migrating one ClickHouse at once', () => {
   it('apply each migration once, between them', async () => {
     for (let round = 0; round < 3; round++) {

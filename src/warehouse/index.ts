@@ -70,6 +70,7 @@ export function openWarehouse(config: WarehouseConfig): Warehouse {
       config.retention,
       undefined,
       `ClickHouse at ${config.clickhouse.url}`,
+      config.clickhouse.cluster,
     )
   }
   const engine = openEmbeddedEngine(config.clickhouse.embedded.path || join(config.data_dir, 'clickhouse'), {
@@ -97,6 +98,8 @@ function assemble(
   retention: RetentionConfig | undefined,
   engine: EmbeddedEngine | undefined,
   where: string,
+  /** clickhouse.cluster: migrations run ON CLUSTER (a server only; config refuses it with the embedded engine) */
+  cluster = '',
 ): Warehouse {
   return {
     kind,
@@ -114,7 +117,7 @@ function assemble(
       try {
         const ping = await bootstrap.ping()
         if (!ping.success) throw new WarehouseUnreachableError(`${where} is not reachable: ${ping.error.message}`, { cause: ping.error })
-        const applied = await migrate({ client, bootstrap, database, ...(log ? { log } : {}) })
+        const applied = await migrate({ client, bootstrap, database, cluster, ...(log ? { log } : {}) })
         if (retention && (await applyRetention(client, retention))) log?.(`old parts move to volume ${retention.cold_volume} after ${retention.move_after}`)
         return applied
       } finally {

@@ -4,13 +4,17 @@ import { fileURLToPath } from 'node:url'
 import { createHash } from 'node:crypto'
 import { ClickHouseError, type ClickHouseClient } from '@clickhouse/client'
 import { withMigrationLock, type LockOptions } from './migration-lock.ts'
+import { onCluster } from './cluster.ts'
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../clickhouse')
 
 export interface Migration {
   version: number
   name: string
-  /** of the file's text, line endings normalized (a CRLF checkout is the same migration) */
+  /**
+   * of the file's text, line endings normalized (a CRLF checkout is the same migration); the statements a
+   * cluster runs (cluster.ts) are derived from that text, so the checksum is the same in both modes
+   */
   checksum: string
   /** marked `-- ccproxy:optional`: a server that cannot run it skips it (a feature it lacks) */
   optional: boolean
@@ -41,7 +45,7 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
 /** A migration file that no longer matches what was applied: start-up stops rather than guess. */
 export class MigrationChangedError extends Error {}
 
-const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations
+export const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations
 (
     version    UInt32,
     name       String,
@@ -83,7 +87,8 @@ function assertUnchanged(migrations: Migration[], ledger: Map<number, string>): 
  * statements succeeded; one that fails half-way runs again from its first statement at the next start, so
  * every statement must be idempotent (IF NOT EXISTS, IF EXISTS, an INSERT that skips what is there).
  * A recorded migration whose file has changed stops everything before anything runs.
- * `bootstrap` is a client on the server's default database, used to create ours.
+ * `bootstrap` is a client on the server's default database, used to create ours. With `cluster`, every DDL
+ * statement (ours and the files') runs ON CLUSTER with Replicated engines (see cluster.ts).
  */
 export async function migrate(opts: {
   client: ClickHouseClient
@@ -91,12 +96,15 @@ export async function migrate(opts: {
   database: string
   migrations?: Migration[]
   log?: (msg: string) => void
-  lock?: Omit<LockOptions, 'log'>
+  lock?: Omit<LockOptions, 'log' | 'cluster'>
+  /** clickhouse.cluster ('' or absent: one server) */
+  cluster?: string
 }): Promise<string[]> {
   const { client, bootstrap, database, log } = opts
+  const cluster = opts.cluster ?? ''
   const migrations = opts.migrations ?? readMigrations()
-  await bootstrap.command({ query: 'CREATE DATABASE IF NOT EXISTS {db:Identifier}', query_params: { db: database } })
-  await client.command({ query: LEDGER })
+  await bootstrap.command({ query: onCluster('CREATE DATABASE IF NOT EXISTS {db:Identifier}', cluster), query_params: { db: database } })
+  await client.command({ query: onCluster(LEDGER, cluster) })
   // The common start: nothing to do, and no lock taken.
   const seen = await readLedger(client)
   assertUnchanged(migrations, seen)
@@ -126,7 +134,7 @@ export async function migrate(opts: {
           }
           continue
         }
-        const note = await run(client, m)
+        const note = await run(client, m, cluster)
         lease.assertHeld()
         await record(m, note)
         log?.(note ? `optional migration ${m.name} ${note}` : `applied migration ${m.name}`)
@@ -134,7 +142,7 @@ export async function migrate(opts: {
       }
       return applied
     },
-    { ...opts.lock, ...(log ? { log } : {}) },
+    { ...opts.lock, cluster, ...(log ? { log } : {}) },
   )
 }
 
@@ -143,10 +151,10 @@ export async function migrate(opts: {
  * refuses (a feature it lacks) is skipped with a note; any other failure — a later statement, or ClickHouse
  * unreachable — throws, and the migration stays unrecorded.
  */
-async function run(client: ClickHouseClient, m: Migration): Promise<string> {
+async function run(client: ClickHouseClient, m: Migration, cluster: string): Promise<string> {
   for (const [i, statement] of m.statements.entries()) {
     try {
-      await client.command({ query: statement })
+      await client.command({ query: onCluster(statement, cluster) })
     } catch (err) {
       if (m.optional && i === 0 && err instanceof ClickHouseError) return `skipped: ${err.message.split('\n')[0]}`
       throw new Error(`migration ${m.name} failed at statement ${i + 1} of ${m.statements.length}: ${(err as Error).message}`, { cause: err })

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
+import { onCluster } from './cluster.ts'
 
 /**
  * One migrator at a time on a ClickHouse database. ClickHouse has no transactions or advisory locks, but
@@ -67,6 +68,8 @@ export interface LockOptions {
   /** names this migrator in the lock rows and in the messages of the others */
   owner?: string
   log?: (msg: string) => void
+  /** clickhouse.cluster: the lock table is created ON CLUSTER, replicated ('' or absent: one server) */
+  cluster?: string
 }
 
 /** Runs `work` holding the migration lock of the client's database; waits while another migrator holds it. */
@@ -74,7 +77,7 @@ export async function withMigrationLock<T>(client: ClickHouseClient, work: (leas
   const leaseMs = opts.leaseMs ?? 30_000
   const pollMs = opts.pollMs ?? 500
   const owner = opts.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
-  await client.command({ query: LOCK_TABLE })
+  await client.command({ query: onCluster(LOCK_TABLE, opts.cluster ?? '') })
   const generation = await acquire(client, owner, leaseMs, pollMs, opts.log)
   let lost = false
   const renew = async () => {
