@@ -124,7 +124,7 @@ export function buildApp(
   app.register(proxiedRoutes(gateway, opts.metrics))
   if (opts.metrics && config.metrics.enabled) metricsRoute(app, opts.metrics, { path: config.metrics.path, bearerToken: config.metrics.bearer_token })
   const { warehouse } = services
-  tokenInfoRoute(app, { store: warehouse.tokens, auth: services.auth, stats: warehouse.stats })
+  tokenInfoRoute(app, { store: warehouse.tokens, registry: services.tokens, auth: services.auth, stats: warehouse.stats })
 
   const attempts = new FailedAttempts({ maxFailures: config.admin.max_failures, windowMs: config.admin.failure_window })
   const sessions = new SessionStore({ ttlMs: config.ui.session_ttl })

@@ -89,7 +89,7 @@ export function tokenAdminRoutes(
   app.get('/api/token/list', async () => {
     const tokens = await store.list()
     const usage = await deps.stats.tokenTotals(tokens.map((t) => t.id))
-    return { tokens: tokens.map((t) => tokenInfo(t, t.last_used_at, usage.get(t.id) ?? NO_USAGE)) }
+    return { tokens: tokens.map((t) => tokenInfo(t, registry.lastUsed(t.id, t.last_used_at), usage.get(t.id) ?? NO_USAGE)) }
   })
 
   app.post('/api/token/revoke', async (req) => {
@@ -111,12 +111,15 @@ export function tokenAdminRoutes(
 }
 
 /** GET /api/token/info: the caller's own token, authenticated by the token itself (any mode). */
-export function tokenInfoRoute(app: FastifyInstance, deps: { store: TokenStore; auth: Authenticator; stats: StatsStore }): void {
+export function tokenInfoRoute(
+  app: FastifyInstance,
+  deps: { store: TokenStore; registry: TokenRegistry; auth: Authenticator; stats: StatsStore },
+): void {
   app.get('/api/token/info', async (req) => {
     const { tokenId } = await deps.auth.authenticate(req.headers)
     const row = await deps.store.get(tokenId)
     if (!row) throw new GatewayError(404, 'token not found')
     const [lastUsed, usage] = await Promise.all([deps.store.lastUsed(row.id), deps.stats.tokenTotals([row.id])])
-    return tokenInfo(row, lastUsed, usage.get(row.id) ?? NO_USAGE)
+    return tokenInfo(row, deps.registry.lastUsed(row.id, lastUsed), usage.get(row.id) ?? NO_USAGE)
   })
 }

@@ -18,7 +18,10 @@ export class TokenRegistry {
    * change read the table before it, so the change wins over that refresh's row.
    */
   readonly #local = new Map<string, { at: number; row: TokenRow | undefined }>()
+  /** last uses not written to ClickHouse yet */
   readonly #used = new Map<string, Date>()
+  /** the latest use of each token seen on this replica: the admin API answers it before the minute's write lands */
+  readonly #lastUse = new Map<string, Date>()
   #usageTimer: NodeJS.Timeout | undefined
   #refreshTimer: NodeJS.Timeout | undefined
   #refreshing: Promise<void> | undefined
@@ -107,7 +110,14 @@ export class TokenRegistry {
 
   markUsed(id: string, at = new Date()): void {
     this.#used.set(id, at)
+    this.#lastUse.set(id, at)
     this.#usageTimer ??= setTimeout(() => void this.flushUsage(), 60_000).unref()
+  }
+
+  /** The later of a stored last-used time and this replica's latest use of the token. */
+  lastUsed(id: string, stored: Date | null): Date | null {
+    const seen = this.#lastUse.get(id)
+    return seen && (!stored || seen > stored) ? seen : stored
   }
 
   async flushUsage(): Promise<void> {

@@ -10,7 +10,7 @@ const usage = (from: string, to: string): Usage => ({ from_date: from, to_date: 
 
 /** A gateway whose session can end: what the app sees of the admin API over fetch. */
 function gateway() {
-  const state = { signedIn: false, keysTried: [] as string[] }
+  const state = { signedIn: false, keysTried: [] as string[], expiresAt: '2099-01-01T00:00:00Z', refusal: 'session expired' }
   const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
   const fetch = vi.fn(async (input: string, init?: RequestInit) => {
     const url = new URL(input, 'http://gateway.test')
@@ -21,8 +21,8 @@ function gateway() {
       state.signedIn = true
       return new Response(null, { status: 204 })
     }
-    if (!state.signedIn) return json(401, { error: 'session expired' })
-    if (url.pathname === '/api/session') return json(200, { expires_at: '2099-01-01T00:00:00Z' })
+    if (!state.signedIn) return json(401, { error: state.refusal })
+    if (url.pathname === '/api/session') return json(200, { expires_at: state.expiresAt })
     if (url.pathname === '/api/stats/usage') return json(200, usage(url.searchParams.get('from') ?? '', url.searchParams.get('to') ?? ''))
     return json(404, { error: 'not found' })
   })
@@ -66,6 +66,42 @@ describe('sign-in and the session', () => {
     // the key went to the server only, never into storage
     expect(state.keysTried).toEqual(['wrong-admin-key', 'right-admin-key', 'right-admin-key'])
     expect(JSON.stringify({ ...localStorage })).not.toContain('right-admin-key')
+    stop()
+  })
+
+  it('says the session expired when a 401 comes after the expiry the gateway announced, even without its word for it', async () => {
+    const state = gateway()
+    // the browser drops the cookie at its Max-Age: the gateway then only knows there is no session
+    state.refusal = 'invalid or missing admin key'
+    state.signedIn = true
+    state.expiresAt = new Date(Date.now() + 400).toISOString()
+    const { App, router, stop } = createApp({ history: createMemoryHistory({ initialEntries: ['/ui/usage?range=30d'] }) })
+    render(<App />)
+    const user = userEvent.setup()
+    expect(await screen.findByText('claude-sonnet-4-5', {}, { timeout: 10_000 })).toBeTruthy()
+
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    state.signedIn = false
+    await user.click(screen.getByRole('button', { name: 'Today' }))
+    expect(await screen.findByText('Your session expired. Sign in again to continue.', {}, { timeout: 10_000 })).toBeTruthy()
+    expect(router.state.location.search).toMatchObject({ reason: 'expired', redirect: '/ui/usage?range=today' })
+    stop()
+  })
+
+  it('a 401 before the announced expiry is not called an expired session', async () => {
+    const state = gateway()
+    state.refusal = 'invalid or missing admin key'
+    state.signedIn = true
+    const { App, router, stop } = createApp({ history: createMemoryHistory({ initialEntries: ['/ui/usage?range=30d'] }) })
+    render(<App />)
+    const user = userEvent.setup()
+    expect(await screen.findByText('claude-sonnet-4-5', {}, { timeout: 10_000 })).toBeTruthy()
+
+    state.signedIn = false // ended elsewhere (signed out in another tab, gateway restarted)
+    await user.click(screen.getByRole('button', { name: 'Today' }))
+    expect(await screen.findByLabelText('Admin key', {}, { timeout: 10_000 })).toBeTruthy()
+    expect(router.state.location.search).toEqual({ redirect: '/ui/usage?range=today' })
+    expect(screen.queryByText('Your session expired. Sign in again to continue.')).toBeNull()
     stop()
   })
 

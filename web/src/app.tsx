@@ -1,6 +1,7 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query'
 import { RouterProvider, type RouterHistory } from '@tanstack/react-router'
 import { ApiError, onUnauthorized } from './api/client.ts'
+import { sessionExpired } from './api/session.ts'
 import { I18nProvider } from './i18n/i18n.tsx'
 import { createAppRouter, currentPage } from './router.tsx'
 
@@ -27,7 +28,7 @@ export function createApp(options: { history?: RouterHistory } = {}) {
     queryClient.removeQueries({ queryKey: ['session'] })
     void router.navigate({
       to: '/sign-in',
-      search: { redirect: currentPage(router), ...(error.message === 'session expired' ? { reason: 'expired' as const } : {}) },
+      search: { redirect: currentPage(router), ...(sessionExpired(error) ? { reason: 'expired' as const } : {}) },
     })
   })
   function App() {

@@ -1,7 +1,7 @@
 import { createRootRouteWithContext, createRoute, createRouter, lazyRouteComponent, Outlet, redirect, type AnyRouter, type RouterHistory } from '@tanstack/react-router'
 import type { QueryClient } from '@tanstack/react-query'
 import { ApiError } from './api/client.ts'
-import { safeRedirect, sessionQuery } from './api/session.ts'
+import { safeRedirect, sessionExpired, sessionQuery } from './api/session.ts'
 import { Layout, RouteError } from './components/Layout.tsx'
 import { NotFound } from './components/NotFound.tsx'
 import { SignInPage } from './pages/SignIn.tsx'
@@ -44,7 +44,7 @@ const appRoute = createRoute({
       await context.queryClient.ensureQueryData(sessionQuery)
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) {
-        throw redirect({ to: '/sign-in', search: { redirect: `/ui${location.pathname}${location.searchStr}`, ...(error.message === 'session expired' ? { reason: 'expired' as const } : {}) } })
+        throw redirect({ to: '/sign-in', search: { redirect: `/ui${location.pathname}${location.searchStr}`, ...(sessionExpired(error) ? { reason: 'expired' as const } : {}) } })
       }
       throw error
     }

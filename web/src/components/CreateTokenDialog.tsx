@@ -64,7 +64,7 @@ export function CreatedSecret({ created, origin }: { created: CreatedToken; orig
           ))}
         </div>
         <div role="tabpanel" id={`${tabsId}-panel`} aria-labelledby={`${tabsId}-${tab}`}>
-          <CodeBlock code={current.code} language={current.language} label={t(label)} />
+          <CodeBlock code={current.code} language={current.language} label={t(label)} wrap />
         </div>
       </div>
     </div>

@@ -1,5 +1,14 @@
-import { flexRender, getCoreRowModel, useReactTable, type ColumnDef, type SortingState } from '@tanstack/react-table'
+import { flexRender, getCoreRowModel, useReactTable, type ColumnDef, type SortingState, type VisibilityState } from '@tanstack/react-table'
 import { useI18n } from '../i18n/i18n.tsx'
+
+/**
+ * Column options: `numeric` aligns right; `clip` keeps the cell on one line, cut with an ellipsis and the whole
+ * value in its title (model names and token names must not break mid-word in a narrow table).
+ */
+export interface ColumnMeta {
+  numeric?: boolean
+  clip?: boolean
+}
 
 export interface Sort<C extends string> {
   by: C
@@ -18,6 +27,10 @@ interface Props<T, C extends string> {
   activeRowId?: string
   onRowClick?: (row: T) => void
   busy?: boolean
+  /** columns (by id) left out, e.g. while a detail panel takes half the width */
+  hidden?: readonly string[]
+  /** one line per row: cells do not wrap */
+  nowrap?: boolean
 }
 
 /**
@@ -25,9 +38,10 @@ interface Props<T, C extends string> {
  * and owns the column model; sorting is a request to the server. Native table semantics; sortable headers are
  * buttons with aria-sort on their th.
  */
-export function DataTable<T, C extends string>({ caption, columns, data, rowId, sortable = [], sort, onSort, activeRowId, onRowClick, busy }: Props<T, C>) {
+export function DataTable<T, C extends string>({ caption, columns, data, rowId, sortable = [], sort, onSort, activeRowId, onRowClick, busy, hidden = [], nowrap }: Props<T, C>) {
   const { t } = useI18n()
   const sorting: SortingState = sort ? [{ id: sort.by, desc: sort.order === 'desc' }] : []
+  const columnVisibility: VisibilityState = Object.fromEntries(hidden.map((id) => [id, false]))
   const table = useReactTable({
     data,
     columns,
@@ -35,11 +49,11 @@ export function DataTable<T, C extends string>({ caption, columns, data, rowId, 
     getCoreRowModel: getCoreRowModel(),
     manualSorting: true,
     manualPagination: true,
-    state: { sorting },
+    state: { sorting, columnVisibility },
   })
   return (
     <div className="table-wrap" aria-busy={busy || undefined}>
-      <table className="table">
+      <table className={nowrap ? 'table table-nowrap' : 'table'}>
         <caption className="sr-only">{caption}</caption>
         <thead>
           {table.getHeaderGroups().map((group) => (
@@ -49,7 +63,7 @@ export function DataTable<T, C extends string>({ caption, columns, data, rowId, 
                 const canSort = onSort !== undefined && sortable.includes(id)
                 const active = sort?.by === id
                 const label = flexRender(header.column.columnDef.header, header.getContext())
-                const meta = header.column.columnDef.meta as { numeric?: boolean } | undefined
+                const meta = header.column.columnDef.meta as ColumnMeta | undefined
                 return (
                   <th
                     key={header.id}
@@ -95,10 +109,17 @@ export function DataTable<T, C extends string>({ caption, columns, data, rowId, 
               }
             >
               {row.getVisibleCells().map((cell) => {
-                const meta = cell.column.columnDef.meta as { numeric?: boolean } | undefined
+                const meta = cell.column.columnDef.meta as ColumnMeta | undefined
+                const content = flexRender(cell.column.columnDef.cell, cell.getContext())
                 return (
                   <td key={cell.id} className={meta?.numeric ? 'num' : undefined}>
-                    {flexRender(cell.column.columnDef.cell, cell.getContext())}
+                    {meta?.clip ? (
+                      <span className="clip" title={String(cell.getValue() ?? '')}>
+                        {content}
+                      </span>
+                    ) : (
+                      content
+                    )}
                   </td>
                 )
               })}

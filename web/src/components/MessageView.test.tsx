@@ -56,6 +56,23 @@ describe('conversation messages', () => {
     expect(within(answer).getByText('Here:')).toBeTruthy()
   })
 
+  it('puts every Copy button on its block’s header line', async () => {
+    renderMessages(readConversation({
+      system_prompt: '',
+      messages_json: JSON.stringify([
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu_1', content: 'exit 0' }, { type: 'text', text: 'and now?' }] },
+        { role: 'assistant', content: [{ type: 'text', text: 'Done.' }, { type: 'tool_use', id: 'tu_2', name: 'ls', input: {} }] },
+      ]),
+      completion: 'Here:\n```python\nprint(1)\n```',
+      tool_calls: '[]',
+    }).messages)
+    const answer = screen.getByRole('article', { name: 'Answer' })
+    await within(answer).findByLabelText('python', { selector: 'pre' })
+    const copies = screen.getAllByRole('button', { name: /^Copy/ })
+    expect(copies.map((b) => b.getAttribute('aria-label'))).toEqual(['Copy Tool result', 'Copy text', 'Copy text', 'Copy ls input', 'Copy text', 'Copy python'])
+    for (const button of copies) expect(button.closest('.message-head, .block-head, .code-head')).not.toBeNull()
+  })
+
   it('renders only part of a 500-message conversation (virtualized)', () => {
     const many = Array.from({ length: 500 }, (_, i) => ({ role: i % 2 ? ('assistant' as const) : ('user' as const), blocks: [{ kind: 'text' as const, text: `message ${i}` }] }))
     renderMessages(many)

@@ -27,14 +27,24 @@ function Disclosure({ label, children, initiallyOpen = false }: { label: string;
   )
 }
 
-function BlockView({ block }: { block: Block }) {
+/**
+ * One block of a message. Its Copy button always sits on the block's header line: the message's role line for
+ * a leading text block, a "text" line for a later one, the title line of a tool card, the Thinking toggle's line
+ * or the code block's caption.
+ */
+function BlockView({ block, copyInMessageHead = false }: { block: Block; copyInMessageHead?: boolean }) {
   const { t } = useI18n()
-  const copy = (what: string) => <CopyButton text={blockText(block)} what={what} />
+  const copy = (what: string, text = blockText(block)) => <CopyButton text={text} what={what} />
   switch (block.kind) {
     case 'text':
       return (
-        <div className="block block-text">
-          <span className="copy-corner">{copy(t('conv.block'))}</span>
+        <div className="block">
+          {!copyInMessageHead && (
+            <div className="block-head">
+              <span className="block-label">{t('conv.block')}</span>
+              {copy(t('conv.block'))}
+            </div>
+          )}
           <RichText text={block.text} />
         </div>
       )
@@ -55,12 +65,16 @@ function BlockView({ block }: { block: Block }) {
       )
     case 'tool_call': {
       const title = t('conv.toolCall', { n: block.n, name: block.name })
+      const input = `${block.name} input`
       return (
         <section className="block card" aria-label={title}>
-          <p className="card-title">
-            {title} <span className="muted mono small">{block.id}</span>
-          </p>
-          <CodeBlock code={prettyJson(block.input)} language="json" label={`${block.name} input`} />
+          <div className="block-head card-head">
+            <p className="card-title">
+              {title} <span className="muted mono small">{block.id}</span>
+            </p>
+            {copy(input)}
+          </div>
+          <CodeBlock code={prettyJson(block.input)} language="json" label={input} bare />
         </section>
       )
     }
@@ -69,17 +83,11 @@ function BlockView({ block }: { block: Block }) {
       const pretty = prettyJson(block.content)
       return (
         <section className={`block card ${block.isError ? 'card-error' : ''}`} aria-label={title}>
-          <p className="card-title">{title}</p>
-          {pretty !== block.content ? (
-            <CodeBlock code={pretty} language="json" label={t('conv.toolResult')} />
-          ) : (
-            <>
-              <div className="block-text">
-                <span className="copy-corner">{copy(t('conv.toolResult'))}</span>
-                <RichText text={block.content} />
-              </div>
-            </>
-          )}
+          <div className="block-head card-head">
+            <p className="card-title">{title}</p>
+            {copy(t('conv.toolResult'), pretty)}
+          </div>
+          {pretty !== block.content ? <CodeBlock code={pretty} language="json" label={t('conv.toolResult')} bare /> : <RichText text={block.content} />}
         </section>
       )
     }
@@ -113,13 +121,15 @@ function BlockView({ block }: { block: Block }) {
 export function MessageView({ message }: { message: Message }) {
   const { t } = useI18n()
   const role = message.answer ? t('conv.answer') : t(`conv.role.${message.role}`)
+  const lead = message.blocks[0]?.kind === 'text' ? message.blocks[0] : undefined
   return (
     <article className={`message message-${message.role}`} aria-label={role}>
       <div className="message-head">
         <span className="role">{role}</span>
+        {lead && <CopyButton text={blockText(lead)} what={t('conv.block')} />}
       </div>
       {message.blocks.map((block, i) => (
-        <BlockView key={i} block={block} />
+        <BlockView key={i} block={block} copyInMessageHead={block === lead} />
       ))}
     </article>
   )

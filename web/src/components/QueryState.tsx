@@ -14,21 +14,24 @@ export function errorText(error: unknown, t: Translate): string {
 export function Loading({ label }: { label?: string }) {
   const { t } = useI18n()
   return (
-    <div className="state state-loading" role="status" aria-live="polite">
+    <div className="state state-loading" role="status" aria-live="polite" aria-busy="true">
       <span className="spinner" aria-hidden="true" />
       {label ?? t('state.loading')}
     </div>
   )
 }
 
-/** A failed load: what went wrong, in words, and a way to try again — never a blank page. */
+/** Whether asking again can help: not for a request the API refused as it stands (a bad or unknown id). */
+const retryable = (error: unknown) => !(error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429)
+
+/** A failed load: what went wrong, in words, and a way to try again when that can help — never a blank page. */
 export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
   const { t } = useI18n()
   return (
     <div className="state state-error" role="alert">
       <strong>{t('state.errorTitle')}</strong>
       <p>{errorText(error, t)}</p>
-      {onRetry && (
+      {onRetry && retryable(error) && (
         <button type="button" className="button" onClick={onRetry}>
           {t('state.retry')}
         </button>

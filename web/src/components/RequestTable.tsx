@@ -9,8 +9,11 @@ import { DataTable } from './DataTable.tsx'
 
 const column = createColumnHelper<RequestLog>()
 
-/** A short list of requests (dashboard, token page); each row links to its detail in the Request logs. */
-export function RequestTable({ logs, caption }: { logs: RequestLog[]; caption: string }) {
+/**
+ * A short list of requests (dashboard, token page); each row links to its detail in the Request logs.
+ * `oneToken`: the rows are all one token's (its page), so the Token column would only repeat its name.
+ */
+export function RequestTable({ logs, caption, oneToken = false }: { logs: RequestLog[]; caption: string; oneToken?: boolean }) {
   const { t, locale } = useI18n()
   const columns = useMemo(
     () => [
@@ -22,13 +25,13 @@ export function RequestTable({ logs, caption }: { logs: RequestLog[]; caption: s
           </Link>
         ),
       }),
-      column.accessor('user_name', { header: t('common.token'), cell: (c) => c.getValue() || t('common.unknownToken') }),
-      column.accessor('model', { header: t('common.model') }),
+      column.accessor('user_name', { header: t('common.token'), cell: (c) => c.getValue() || t('common.unknownToken'), meta: { clip: true } }),
+      column.accessor('model', { header: t('common.model'), meta: { clip: true } }),
       column.accessor('status_code', { header: t('common.status'), cell: (c) => <StatusBadge code={c.getValue()} success={c.row.original.success} /> }),
       column.accessor('duration_ms', { header: t('common.duration'), cell: (c) => formatDuration(c.getValue()), meta: { numeric: true } }),
       column.accessor('total_tokens', { header: t('common.tokens'), cell: (c) => formatNumber(c.getValue(), locale), meta: { numeric: true } }),
     ],
     [t, locale],
   )
-  return <DataTable caption={caption} columns={columns} data={logs} rowId={(l) => l.id} />
+  return <DataTable caption={caption} columns={columns} data={logs} rowId={(l) => l.id} nowrap hidden={oneToken ? ['user_name'] : []} />
 }

@@ -12,7 +12,8 @@ export default function TrendChartCanvas({ points, labels, locale }: { points: C
         <XAxis dataKey="label" stroke="var(--muted)" tick={{ fontSize: 12, fill: 'var(--muted)' }} minTickGap={16} />
         <YAxis stroke="var(--muted)" tick={{ fontSize: 12, fill: 'var(--muted)' }} allowDecimals={false} tickFormatter={(v: number) => compact.format(v)} width={44} />
         <Tooltip contentStyle={{ background: 'var(--surface)', border: '1px solid var(--border)', color: 'var(--text)' }} cursor={{ fill: 'var(--hover)' }} />
-        <Legend />
+        {/* the bars' own order (succeeded below, errors on top), in the page's text colour */}
+        <Legend itemSorter={null} wrapperStyle={{ fontSize: 13 }} formatter={(value: string) => <span style={{ color: 'var(--text)' }}>{value}</span>} />
         <Bar dataKey="ok" name={labels.ok} stackId="r" fill="var(--chart-1)" isAnimationActive={false} />
         <Bar dataKey="errors" name={labels.errors} stackId="r" fill="var(--chart-2)" isAnimationActive={false} />
       </BarChart>

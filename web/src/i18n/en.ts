@@ -182,7 +182,7 @@ export const en = {
   'conv.cache': 'Cache write {w} · read {r}',
   'conv.ttft': 'TTFT',
   'conv.userAgent': 'User agent',
-  'conv.block': 'block',
+  'conv.block': 'text',
   'conv.code': 'code',
   'conv.empty.messages': 'No messages were stored for this request.',
 

@@ -184,7 +184,7 @@ export const zh: Record<MessageKey, string> = {
   'conv.cache': '缓存写入 {w} · 读取 {r}',
   'conv.ttft': '首字耗时',
   'conv.userAgent': 'User agent',
-  'conv.block': '内容块',
+  'conv.block': '文本',
   'conv.code': '代码',
   'conv.empty.messages': '这个请求没有保存消息。',
 

@@ -1,7 +1,7 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { Link, useNavigate, useParams } from '@tanstack/react-router'
 import { useVirtualizer } from '@tanstack/react-virtual'
-import { useMemo, useRef, useState } from 'react'
+import { useMemo, useRef, useState, type ReactNode } from 'react'
 import { api } from '../api/client.ts'
 import { conversationQueryOptions, logQueryOptions, tokensQuery } from '../api/queries.ts'
 import type { Conversation, RequestLog } from '../api/types.ts'
@@ -10,7 +10,7 @@ import { CodeBlock } from '../components/CodeBlock.tsx'
 import { ConfirmDialog } from '../components/ConfirmDialog.tsx'
 import { CopyButton } from '../components/CopyButton.tsx'
 import { MessageView, RichText } from '../components/MessageView.tsx'
-import { Empty, QueryState } from '../components/QueryState.tsx'
+import { Empty, ErrorState, QueryState } from '../components/QueryState.tsx'
 import { useI18n } from '../i18n/i18n.tsx'
 import { readConversation, type Message } from '../lib/conversation.ts'
 import { downloadText } from '../lib/download.ts'
@@ -46,9 +46,20 @@ function SystemPrompt({ text }: { text: string }) {
 function VirtualMessages({ messages }: { messages: Message[] }) {
   const { t } = useI18n()
   const scroller = useRef<HTMLDivElement>(null)
-  const virtualizer = useVirtualizer({ count: messages.length, getScrollElement: () => scroller.current, estimateSize: () => 160, overscan: 6 })
+  // a one-paragraph message is about this tall; the rows are measured as they render
+  const virtualizer = useVirtualizer({ count: messages.length, getScrollElement: () => scroller.current, estimateSize: () => 110, overscan: 6 })
+  // Home / End go to the first / last message: the browser's own End would stop at the estimated end, short of
+  // the last message once the rendered rows turn out shorter than estimated
+  const onKeyDown = (event: React.KeyboardEvent) => {
+    if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return
+    if (event.key !== 'Home' && event.key !== 'End') return
+    if ((event.target as HTMLElement).closest('input, textarea, select, [contenteditable="true"]')) return
+    event.preventDefault()
+    if (event.key === 'End') virtualizer.scrollToIndex(messages.length - 1, { align: 'end' })
+    else virtualizer.scrollToIndex(0, { align: 'start' })
+  }
   return (
-    <div ref={scroller} className="messages-scroller" tabIndex={0} role="region" aria-label={t('conv.messages', { n: messages.length })}>
+    <div ref={scroller} className="messages-scroller" tabIndex={0} role="region" aria-label={t('conv.messages', { n: messages.length })} onKeyDown={onKeyDown}>
       <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
         {virtualizer.getVirtualItems().map((item) => (
           <div
@@ -78,7 +89,8 @@ export function Messages({ messages }: { messages: Message[] }) {
   )
 }
 
-function MetaStrip({ conversation: c, log, tokenName }: { conversation: Conversation; log?: RequestLog; tokenName?: string }) {
+/** The request's figures on one strip; `children` (its links) sit at the strip's end. */
+function MetaStrip({ conversation: c, log, tokenName, children }: { conversation: Conversation; log?: RequestLog; tokenName?: string; children?: ReactNode }) {
   const { t, locale } = useI18n()
   const items: Array<[string, React.ReactNode]> = [
     [t('common.model'), c.model || log?.model],
@@ -95,14 +107,17 @@ function MetaStrip({ conversation: c, log, tokenName }: { conversation: Conversa
   items.push([t('common.token'), tokenName ?? log?.user_name ?? c.token_id])
   if (log?.user_agent) items.push([t('conv.userAgent'), log.user_agent])
   return (
-    <dl className="meta-strip">
-      {items.map(([label, value]) => (
-        <div key={label}>
-          <dt>{label}</dt>
-          <dd>{value ?? '—'}</dd>
-        </div>
-      ))}
-    </dl>
+    <div className="meta-strip">
+      <dl className="meta-items">
+        {items.map(([label, value]) => (
+          <div key={label}>
+            <dt>{label}</dt>
+            <dd>{value ?? '—'}</dd>
+          </div>
+        ))}
+      </dl>
+      {children}
+    </div>
   )
 }
 
@@ -132,10 +147,10 @@ function ConversationView({ conversation }: { conversation: Conversation }) {
         <h1>{t('conv.detail')}</h1>
         <div className="toolbar">
           <div className="segmented" role="group" aria-label={t('conv.view')}>
-            <button type="button" className="button button-small" aria-pressed={view === 'formatted'} onClick={() => setView('formatted')}>
+            <button type="button" className="button" aria-pressed={view === 'formatted'} onClick={() => setView('formatted')}>
               {t('conv.formatted')}
             </button>
-            <button type="button" className="button button-small" aria-pressed={view === 'json'} onClick={() => setView('json')}>
+            <button type="button" className="button" aria-pressed={view === 'json'} onClick={() => setView('json')}>
               {t('conv.json')}
             </button>
           </div>
@@ -156,19 +171,22 @@ function ConversationView({ conversation }: { conversation: Conversation }) {
           />
         </div>
       </div>
-      <MetaStrip conversation={conversation} {...(log.data ? { log: log.data } : {})} {...(tokenName ? { tokenName } : {})} />
-      <p className="toolbar">
-        {conversation.request_log_id && (
-          <Link to="/requests/$requestId" params={{ requestId: conversation.request_log_id }}>
-            {t('conv.requestRow')}
-          </Link>
+      <MetaStrip conversation={conversation} {...(log.data ? { log: log.data } : {})} {...(tokenName ? { tokenName } : {})}>
+        {(conversation.request_log_id || log.data?.trace_id) && (
+          <p className="meta-links">
+            {conversation.request_log_id && (
+              <Link to="/requests/$requestId" params={{ requestId: conversation.request_log_id }}>
+                {t('conv.requestRow')}
+              </Link>
+            )}
+            {log.data?.trace_id && (
+              <span>
+                {t('conv.trace')}: <span className="mono">{log.data.trace_id}</span> <CopyButton text={log.data.trace_id} what={t('conv.trace')} />
+              </span>
+            )}
+          </p>
         )}
-        {log.data?.trace_id && (
-          <span className="small">
-            {t('conv.trace')}: <span className="mono">{log.data.trace_id}</span> <CopyButton text={log.data.trace_id} what={t('conv.trace')} />
-          </span>
-        )}
-      </p>
+      </MetaStrip>
       {view === 'json' ? (
         <CodeBlock code={json} language="json" label="JSON" />
       ) : (
@@ -183,7 +201,20 @@ function ConversationView({ conversation }: { conversation: Conversation }) {
 }
 
 export default function ConversationDetailPage() {
+  const { t } = useI18n()
   const { conversationId } = useParams({ strict: false }) as { conversationId: string }
   const conversation = useQuery(conversationQueryOptions(conversationId))
+  // unknown or deleted: the page still says where the user is and how to get back
+  if (conversation.isError && !conversation.data) {
+    return (
+      <>
+        <h1>{t('conv.detail')}</h1>
+        <ErrorState error={conversation.error} onRetry={() => void conversation.refetch()} />
+        <p>
+          <Link to="/conversations">{t('conv.title')}</Link>
+        </p>
+      </>
+    )
+  }
   return <QueryState query={conversation}>{(c) => <ConversationView conversation={c} />}</QueryState>
 }

@@ -45,7 +45,11 @@ export default function DashboardPage() {
           {(r) => (
             <KpiGrid>
               <Kpi label={t('dashboard.requestsToday')} value={formatNumber(r.total_requests, locale)} detail={`${t('common.errors')}: ${formatNumber(r.error_count, locale)}`} />
-              <Kpi label={t('dashboard.successToday')} value={r.total_requests ? formatPercent(r.success_rate, locale) : '—'} />
+              <Kpi
+                label={t('dashboard.successToday')}
+                value={r.total_requests ? formatPercent(r.success_rate, locale) : '—'}
+                detail={`${t('logs.statusOk')}: ${formatNumber(r.success_count, locale)}`}
+              />
               <Kpi label={t('dashboard.tokensToday')} value={formatCompact(r.total_tokens, locale)} title={formatNumber(r.total_tokens, locale)} />
             </KpiGrid>
           )}

@@ -73,6 +73,23 @@ describe('request logs: the view lives in the URL', () => {
     stop()
   })
 
+  it('keeps one line a row beside the detail panel: fewer columns, long names cut with the whole value in a title', async () => {
+    gateway()
+    const { App, stop } = createApp({ history: createMemoryHistory({ initialEntries: ['/ui/requests'] }) })
+    render(<App />)
+    await screen.findAllByRole('link', { name: /^Open request/ }, { timeout: 10_000 })
+    const headers = () => screen.getAllByRole('columnheader').map((h) => h.textContent?.replace(/[▲▼↕]/g, '').trim())
+    expect(headers()).toEqual(['Time', 'Token', 'Model', 'Status', 'Stream', 'Duration', 'In', 'Out', 'Tokens'])
+    const model = within(screen.getAllByRole('row')[1]!).getByTitle('claude-sonnet-4-5')
+    expect(model.className).toBe('clip')
+
+    await userEvent.setup().keyboard('j')
+    expect(await screen.findByRole('heading', { name: 'Request details' })).toBeTruthy()
+    // the panel lists stream and the token counts itself
+    expect(headers()).toEqual(['Time', 'Token', 'Model', 'Status', 'Duration', 'Tokens'])
+    stop()
+  })
+
   it('turns a hand-edited URL into a valid view instead of an error', async () => {
     const api = gateway()
     const { App, stop } = createApp({ history: createMemoryHistory({ initialEntries: ['/ui/requests?page=-3&sort=password&limit=7&status=maybe&token=tok-a'] }) })

@@ -18,6 +18,8 @@ import { validateLogSearch, DEFAULT_PAGE_SIZE, hasLogFilters, logFilterQuery, lo
 import { useTitle } from '../lib/use-title.ts'
 
 const column = createColumnHelper<RequestLog>()
+/** left out while the detail panel is open (it shows them): the rest stays one line a row */
+const PANEL_HIDDEN_COLUMNS = ['stream', 'prompt_tokens', 'completion_tokens']
 
 function Filters({ search, onChange }: { search: LogSearch; onChange: (patch: Partial<LogSearch>) => void }) {
   const { t } = useI18n()
@@ -288,8 +290,8 @@ export default function RequestLogsPage() {
           </Link>
         ),
       }),
-      column.accessor('user_name', { header: t('common.token'), cell: (c) => c.getValue() || t('common.unknownToken') }),
-      column.accessor('model', { header: t('common.model') }),
+      column.accessor('user_name', { header: t('common.token'), cell: (c) => c.getValue() || t('common.unknownToken'), meta: { clip: true } }),
+      column.accessor('model', { header: t('common.model'), meta: { clip: true } }),
       column.accessor('status_code', { header: t('common.status'), cell: (c) => <StatusBadge code={c.getValue()} success={c.row.original.success} /> }),
       column.accessor('stream', { header: t('logs.stream'), cell: (c) => (c.getValue() ? t('common.yes') : t('common.no')) }),
       column.accessor('duration_ms', { header: t('common.duration'), cell: (c) => formatDuration(c.getValue()), meta: { numeric: true } }),
@@ -324,6 +326,8 @@ export default function RequestLogsPage() {
                   activeRowId={requestId}
                   onRowClick={(r) => open(r.id)}
                   busy={logs.isFetching}
+                  nowrap
+                  hidden={requestId ? PANEL_HIDDEN_COLUMNS : []}
                 />
                 <Pager
                   page={logs.data.page}

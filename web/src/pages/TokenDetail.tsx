@@ -43,7 +43,7 @@ function Usage({ tokenId }: { tokenId: string }) {
           </Link>
         </div>
         <QueryState query={recent}>
-          {(page) => (page.logs.length ? <RequestTable logs={page.logs} caption={t('tokens.recent')} /> : <Empty>{t('logs.none')}</Empty>)}
+          {(page) => (page.logs.length ? <RequestTable logs={page.logs} caption={t('tokens.recent')} oneToken /> : <Empty>{t('logs.none')}</Empty>)}
         </QueryState>
       </section>
     </>
@@ -60,7 +60,14 @@ export default function TokenDetailPage() {
     <QueryState query={tokens}>
       {(list) => {
         const token = list.find((x) => x.id === tokenId)
-        if (!token) return <Empty action={<Link to="/tokens">{t('tokens.title')}</Link>}>{t('tokens.notFound')}</Empty>
+        if (!token) {
+          return (
+            <>
+              <h1>{t('tokens.title')}</h1>
+              <Empty action={<Link to="/tokens">{t('tokens.title')}</Link>}>{t('tokens.notFound')}</Empty>
+            </>
+          )
+        }
         return (
           <>
             <div className="page-head">
@@ -72,28 +79,30 @@ export default function TokenDetailPage() {
                 {tokenState(token) === 'active' && <RevokeButton token={token} onRevoked={() => void navigate({ to: '/tokens' })} />}
               </div>
             </div>
-            <dl className="meta-strip">
-              <div>
-                <dt>{t('tokens.mode')}</dt>
-                <dd>{modeLabel(token.mode, t)}</dd>
-              </div>
-              <div>
-                <dt>{t('tokens.created')}</dt>
-                <dd title={token.created_at}>{formatTime(token.created_at, locale)}</dd>
-              </div>
-              <div>
-                <dt>{t('tokens.expires')}</dt>
-                <dd title={token.expires_at}>{formatTime(token.expires_at, locale)}</dd>
-              </div>
-              <div>
-                <dt>{t('tokens.lastUsed')}</dt>
-                <dd>{token.last_used_at ? formatTime(token.last_used_at, locale) : t('common.never')}</dd>
-              </div>
-              <div>
-                <dt>id</dt>
-                <dd className="mono">{token.id}</dd>
-              </div>
-            </dl>
+            <div className="meta-strip">
+              <dl className="meta-items">
+                <div>
+                  <dt>{t('tokens.mode')}</dt>
+                  <dd>{modeLabel(token.mode, t)}</dd>
+                </div>
+                <div>
+                  <dt>{t('tokens.created')}</dt>
+                  <dd title={token.created_at}>{formatTime(token.created_at, locale)}</dd>
+                </div>
+                <div>
+                  <dt>{t('tokens.expires')}</dt>
+                  <dd title={token.expires_at}>{formatTime(token.expires_at, locale)}</dd>
+                </div>
+                <div>
+                  <dt>{t('tokens.lastUsed')}</dt>
+                  <dd>{token.last_used_at ? formatTime(token.last_used_at, locale) : t('common.never')}</dd>
+                </div>
+                <div>
+                  <dt>id</dt>
+                  <dd className="mono">{token.id}</dd>
+                </div>
+              </dl>
+            </div>
             <div className="panel">
               <LoggingSwitch token={token} showLabel />
               <p className="muted small">{t('tokens.loggingStatement')}</p>
