@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs'
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
 import { mask } from './record/redaction.ts'
@@ -40,6 +41,33 @@ export function errorForLog(err: unknown): unknown {
   return { type: out.type, code: out.code, message: safeLogText(err.message), stack: frames.join('\n') }
 }
 
+// A line that stdout does not take in this long (a pipe nobody reads) is dropped.
+const STDOUT_PATIENCE_MS = 1000
+const PAUSE = new Int32Array(new SharedArrayBuffer(4))
+
+/**
+ * Standard output as a log destination that never holds the process: a line goes out whole, waiting a moment
+ * while a pipe is full, and is dropped when the reader has gone (EPIPE) or does not read. pino's own stdout
+ * destination retries a failed write for ever when the process exits, so a gateway whose log reader had died
+ * could not be stopped.
+ */
+export function stdoutDestination(fd = 1): DestinationStream {
+  return {
+    write(line: string) {
+      let data = Buffer.from(line, 'utf8')
+      const deadline = Date.now() + STDOUT_PATIENCE_MS
+      while (data.length > 0) {
+        try {
+          data = data.subarray(writeSync(fd, data))
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > deadline) return
+          Atomics.wait(PAUSE, 0, 0, 10)
+        }
+      }
+    },
+  }
+}
+
 /** The gateway's logger; `destination` for tests (stdout otherwise). */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options: LoggerOptions = {
@@ -54,7 +82,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       },
     },
   }
-  return destination ? pino(options, destination) : pino(options)
+  return pino(options, destination ?? stdoutDestination())
 }
 
 /**

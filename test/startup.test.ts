@@ -59,6 +59,18 @@ describe('npm start on a fresh data directory', () => {
     expect(await second.exited).toBe(0)
   }, 60_000)
 
+  it('stops on SIGTERM when whoever read its log has gone (a closed stdout does not hang the exit)', async () => {
+    const run = start({ CCPROXY_DATA_DIR: mkdtempSync(join(tmpdir(), 'ccproxy-nolog-')), CCPROXY_SERVER_PORT: '0', CCPROXY_SERVER_HOST: '127.0.0.1', CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PORT: '0', CCPROXY_CONFIG: 'config.yaml' })
+    const url = await run.listening
+    expect((await fetch(`${url}/health`)).status).toBe(200)
+    run.child.stdout.destroy()
+    run.child.stderr.destroy()
+    run.child.kill('SIGTERM')
+    const code = await Promise.race([run.exited, new Promise<string>((r) => setTimeout(() => r('still running after 10 s'), 10_000))])
+    if (code === 'still running after 10 s') run.child.kill('SIGKILL')
+    expect(code).toBe(0)
+  }, 40_000)
+
   it('stops with one line per invalid setting', () => {
     const res = spawnSync(GATEWAY[0], [...GATEWAY.slice(1), 'start'], {
       env: { ...process.env, CCPROXY_SERVER_PORT: 'eighty', CCPROXY_CLAUDE_KEY_STRATEGY: 'fastest' },
