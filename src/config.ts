@@ -122,7 +122,7 @@ export const configSchema = z.strictObject({
     // lookups or the exporter's inserts, and with few threads, so they leave cores to the request path.
     admin_queries: z.strictObject({
       max_concurrent: z.number().int().min(1).max(256).default(4),
-      max_threads: z.number().int().min(1).max(256).default(1),
+      max_threads: z.number().int().min(0).max(256).default(0),
       max_execution_time: z.number().int().positive().default(30),
     }),
     embedded: z.strictObject({

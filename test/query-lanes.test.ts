@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { loadConfig } from '../src/config.ts'
@@ -69,6 +69,8 @@ describe('admin query limits on the embedded engine', () => {
     try {
       await w.migrate()
       expect(await one(w.analytics, "SELECT getSetting('max_execution_time')")).toBe('30')
+      // max_threads 0 (the default): half the cores the gateway shares with the engine
+      expect(await one(w.analytics, "SELECT getSetting('max_threads')")).toBe(String(Math.max(1, Math.floor(availableParallelism() / 2))))
       expect(await w.stats.tokenTotals(['nobody'])).toBeDefined()
     } finally {
       await w.close()
@@ -135,5 +137,21 @@ describe('the embedded HTTP interface takes turns', () => {
     const r = await second
     expect(r.status).toBe(200)
     expect((await r.text()).trim()).toBe('7')
+  })
+})
+
+describe('admin query threads with a ClickHouse server', () => {
+  it('max_threads 0 (the default) leaves the server its own default: its cores are not the gateway\'s', async () => {
+    const server = openWarehouse(loadConfig({ env: {}, file: '/nonexistent', overrides: { data_dir: mkdtempSync(join(tmpdir(), 'ccproxy-lanes-threads-')) } }))
+    const http = await startHttpInterface(server.engine!, { port: 0, readonly: false, ...HTTP_CREDENTIALS })
+    const w = openWarehouse(loadConfig({ env: {}, file: '/nonexistent', overrides: { clickhouse: { url: http.url, username: HTTP_CREDENTIALS.user, password: HTTP_CREDENTIALS.password } } }))
+    try {
+      await w.migrate()
+      expect(await one(w.analytics, "SELECT getSetting('max_threads')")).toBe(await one(w.client, "SELECT getSetting('max_threads')"))
+    } finally {
+      await w.close()
+      await http.close()
+      await server.close()
+    }
   })
 })

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
 import type { Config } from '../config.ts'
@@ -47,7 +48,9 @@ type WarehouseConfig = Pick<Config, 'clickhouse' | 'data_dir'> & Partial<Pick<Co
 export function openWarehouse(config: WarehouseConfig): Warehouse {
   const { database, admin_queries: admin } = config.clickhouse
   // Three clients, three lanes: what one does (a long export, an outage's backlog) never queues another.
-  const adminSettings = { max_threads: admin.max_threads, max_execution_time: admin.max_execution_time }
+  // Threads: a server's own cores are not the gateway's, so its default stands unless set; the embedded engine
+  // shares the gateway's cores, so its admin queries get half of them unless set.
+  const adminSettings = (threads: number) => ({ ...(threads > 0 ? { max_threads: threads } : {}), max_execution_time: admin.max_execution_time })
   if (config.clickhouse.url) {
     const connect = (db: string, lane?: { max_open_connections: number; clickhouse_settings: ClickHouseSettings }) =>
       createClient({
@@ -64,7 +67,7 @@ export function openWarehouse(config: WarehouseConfig): Warehouse {
       })
     return assemble(
       'server',
-      { state: connect(database), ingest: connect(database), analytics: connect(database, { max_open_connections: admin.max_concurrent, clickhouse_settings: adminSettings }) },
+      { state: connect(database), ingest: connect(database), analytics: connect(database, { max_open_connections: admin.max_concurrent, clickhouse_settings: adminSettings(admin.max_threads) }) },
       () => connect('default'),
       database,
       config.retention,
@@ -80,7 +83,8 @@ export function openWarehouse(config: WarehouseConfig): Warehouse {
   const connect = (db: string) => createEmbeddedClient(engine, { database: db })
   // The sandbox's constraints cap every connection at the reader limits: no more time than a reader has.
   const maxTime = Math.min(admin.max_execution_time, config.clickhouse.embedded.reader_limits.max_execution_time)
-  const analytics = createEmbeddedClient(engine, { database, max_open_connections: admin.max_concurrent, clickhouse_settings: { ...adminSettings, max_execution_time: maxTime } })
+  const threads = admin.max_threads || Math.max(1, Math.floor(availableParallelism() / 2))
+  const analytics = createEmbeddedClient(engine, { database, max_open_connections: admin.max_concurrent, clickhouse_settings: { ...adminSettings(threads), max_execution_time: maxTime } })
   return assemble('embedded', { state: connect(database), ingest: connect(database), analytics }, () => connect('default'), database, config.retention, engine, `the embedded ClickHouse engine`)
 }
 
