@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
+import net from 'node:net'
 import { loadConfig } from '../src/config.ts'
 import { applyBetaPolicy, DROPPED_BETAS_HEADER } from '../src/gateway/betas.ts'
 import { classify, moreMeaningful, type AttemptFailure } from '../src/gateway/failover.ts'
-import type { Scenario } from './support/mock-anthropic.ts'
+import { startMockAnthropic, type Scenario } from './support/mock-anthropic.ts'
 import { eventually, startTestGateway, UPSTREAM_KEYS, type TestGateway } from './support/gateway.ts'
 
 const MODEL = 'claude-sonnet-4-6'
@@ -159,7 +160,8 @@ describe('through the gateway', () => {
     ['401 then 429', 429, 'rate_limit_error', [error(401), error(429, { headers: { 'retry-after': '7' } })]],
     ['529 then 403', 529, 'overloaded_error', [error(529), error(403)]],
     ['403 then 401', 403, 'permission_error', [error(403), error(401)]],
-    ['connection dropped then 401', 502, 'api_error', [{ kind: 'drop' }, error(401)]],
+    // a connection closed before an answer is sent once more to the same account; closed again, it fails over
+    ['connection dropped (twice) then 401', 502, 'api_error', [{ kind: 'drop' }, { kind: 'drop' }, error(401)]],
     ['401 then 401', 502, 'api_error', [error(401), error(401)]],
   ])('attempts answered %s: the client gets %i %s', async (_, status, type, answers) => {
     t.upstream.enqueue(...answers)
@@ -244,5 +246,50 @@ describe('through a gateway with a beta allow-list', () => {
     })
     expect(res.status).toBe(200)
     expect(t.upstream.requests.at(-1)!.headers['anthropic-beta']).toBeUndefined()
+  })
+})
+
+describe('a connection the upstream closes before answering', () => {
+  // A TCP relay in front of the mock upstream that closes the first connection once the request has reached
+  // it, as an upstream closing an idle keep-alive connection just as the gateway reuses it; later ones are relayed.
+  let t: TestGateway
+  let relay: net.Server
+  let closedFirst = 0
+  beforeAll(async () => {
+    const upstream = await startMockAnthropic()
+    const target = new URL(upstream.url)
+    relay = net.createServer((client) => {
+      if (closedFirst === 0) {
+        client.once('data', () => {
+          closedFirst++
+          client.destroy()
+        })
+        return
+      }
+      const server = net.connect(Number(target.port), target.hostname)
+      client.pipe(server).pipe(client)
+      const end = () => (client.destroy(), server.destroy())
+      client.on('error', end)
+      server.on('error', end)
+    })
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve))
+    const { port } = relay.address() as net.AddressInfo
+    t = await startTestGateway({ claude: { api_url: `http://127.0.0.1:${port}`, api_keys: [UPSTREAM_KEYS[0]] } })
+    onClose = async () => {
+      await t.close()
+      await upstream.close()
+      relay.close()
+    }
+  })
+  let onClose = async () => {}
+  afterAll(() => onClose())
+
+  it('is sent once more on a fresh connection: the one account serves it and stays healthy', async () => {
+    const { token } = await t.mintToken()
+    const answer = await new Anthropic({ baseURL: t.url, apiKey: token, maxRetries: 0 }).messages.create(ask('once more'))
+    expect(answer.type).toBe('message')
+    expect(closedFirst).toBe(1)
+    const [account] = (await t.admin('GET', '/api/account/list')).body as Array<{ status: string; error_count: number }>
+    expect(account).toMatchObject({ status: 'healthy', error_count: 0 })
   })
 })

@@ -114,7 +114,7 @@ export class Upstream {
       const release = this.pool.acquire(account.id)
       let res: Dispatcher.ResponseData
       try {
-        res = await request(this.url(req.path), {
+        res = await this.#request(this.url(req.path), {
           dispatcher: this.#agent,
           method: req.method,
           headers: { ...requestHeaders, ...traceHeaders, 'x-api-key': account.apiKey },
@@ -161,6 +161,20 @@ export class Upstream {
       }
     }
     return settle(last!, exchange)
+  }
+
+  /**
+   * One request; sent once more when the connection closed before any answer. A pooled keep-alive connection
+   * the upstream closed as idle, just as it was reused, is the common case: the request never reached it, and it
+   * is no fault of the account's. A second failure is the account's (failover).
+   */
+  async #request(url: URL, opts: { dispatcher: Dispatcher; method: 'GET' | 'POST'; headers: Record<string, string>; body: Buffer | string | null; signal: AbortSignal }): Promise<Dispatcher.ResponseData> {
+    try {
+      return await request(url, opts)
+    } catch (err) {
+      if (opts.signal.aborted || !(err instanceof undiciErrors.SocketError)) throw err
+      return request(url, opts)
+    }
   }
 
   private whyNoAccount(): 'none' | 'inactive' | 'resting' {
