@@ -10,8 +10,8 @@ import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickh
 import { readMigrations } from '../src/warehouse/migrate.ts'
 import { startMockAnthropic, type MockAnthropic } from './support/mock-anthropic.ts'
 import { ADMIN_KEY, UPSTREAM_KEYS, eventually } from './support/gateway.ts'
-import { CLIENT_AUTH, HTTP_CREDENTIALS } from './support/embedded-http.ts'
-import { freePort, spawnGateway, untilReady, type GatewayProcess } from './support/gateway-process.ts'
+import { CLIENT_AUTH } from './support/embedded-http.ts'
+import { spawnGateway, untilReady, type GatewayProcess, clickhouseServerEnv } from './support/gateway-process.ts'
 
 // No container runs here (machine-notes §9), so the image's steps are taken one by one: the build stage's
 // `npm run build`, the runtime stage's production install (into a directory laid out as /app), and the
@@ -76,16 +76,7 @@ beforeAll(async () => {
   // The "ClickHouse server": a ccproxy on its embedded engine, its HTTP interface writable, compiled too.
   clickhouse = spawnGateway(['dist/main.js', 'start'], {
     cwd: ROOT,
-    env: {
-      CCPROXY_DATA_DIR: mkdtempSync(join(tmpdir(), 'ccproxy-clickhouse-')),
-      CCPROXY_SERVER_HOST: '127.0.0.1',
-      CCPROXY_SERVER_PORT: '0',
-      CCPROXY_ADMIN_KEY: ADMIN_KEY,
-      CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PORT: String(await freePort()),
-      CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_READONLY: 'false',
-      CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_USER: HTTP_CREDENTIALS.user,
-      CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PASSWORD: HTTP_CREDENTIALS.password,
-    },
+    env: await clickhouseServerEnv('ccproxy-clickhouse-', ADMIN_KEY),
   })
   clickhouseUrl = await clickhouse.clickhouseUrl
   reader = createClient({ url: clickhouseUrl, database: DATABASE, ...CLIENT_AUTH, log: { level: ClickHouseLogLevel.OFF } })

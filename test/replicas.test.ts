@@ -7,8 +7,8 @@ import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickh
 import { readMigrations } from '../src/warehouse/migrate.ts'
 import { startMockAnthropic, type MockAnthropic } from './support/mock-anthropic.ts'
 import { ADMIN_KEY, UPSTREAM_KEYS, eventually } from './support/gateway.ts'
-import { CLIENT_AUTH, HTTP_CREDENTIALS } from './support/embedded-http.ts'
-import { TSX_GATEWAY, freePort, spawnGateway, untilReady, type GatewayProcess } from './support/gateway-process.ts'
+import { CLIENT_AUTH } from './support/embedded-http.ts'
+import { TSX_GATEWAY, spawnGateway, untilReady, type GatewayProcess, clickhouseServerEnv } from './support/gateway-process.ts'
 
 // Several gateways in server mode, each its own process, share one ClickHouse: here the embedded engine of
 // another ccproxy process behind its writable HTTP interface. What one replica changes (tokens, settings),
@@ -92,16 +92,7 @@ async function rows<T>(query: string, params: Record<string, unknown> = {}): Pro
 beforeAll(async () => {
   upstream = await startMockAnthropic()
   server = spawnGateway([...TSX_GATEWAY, 'start'], {
-    env: {
-      CCPROXY_DATA_DIR: mkdtempSync(join(tmpdir(), 'ccproxy-clickhouse-server-')),
-      CCPROXY_SERVER_HOST: '127.0.0.1',
-      CCPROXY_SERVER_PORT: '0',
-      CCPROXY_ADMIN_KEY: ADMIN_KEY,
-      CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PORT: String(await freePort()),
-      CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_READONLY: 'false',
-      CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_USER: HTTP_CREDENTIALS.user,
-      CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PASSWORD: HTTP_CREDENTIALS.password,
-    },
+    env: await clickhouseServerEnv('ccproxy-clickhouse-server-', ADMIN_KEY),
   })
   clickhouseUrl = await server.clickhouseUrl
   reader = createClient({ url: clickhouseUrl, database: DATABASE, ...CLIENT_AUTH, log: { level: ClickHouseLogLevel.OFF } })

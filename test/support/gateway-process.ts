@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { HTTP_CREDENTIALS } from './embedded-http.ts'
 
 /**
  * A gateway as its own process, started the way a user or a container starts it (`node … start`), read from
@@ -109,4 +113,21 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port))
     })
   })
+}
+
+/**
+ * The environment of a ccproxy that serves as "the ClickHouse server" of others: its embedded engine's HTTP
+ * interface writable, with the test credentials, on a free port.
+ */
+export async function clickhouseServerEnv(dataDirPrefix: string, adminKey: string): Promise<Record<string, string>> {
+  return {
+    CCPROXY_DATA_DIR: mkdtempSync(join(tmpdir(), dataDirPrefix)),
+    CCPROXY_SERVER_HOST: '127.0.0.1',
+    CCPROXY_SERVER_PORT: '0',
+    CCPROXY_ADMIN_KEY: adminKey,
+    CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PORT: String(await freePort()),
+    CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_READONLY: 'false',
+    CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_USER: HTTP_CREDENTIALS.user,
+    CCPROXY_CLICKHOUSE_EMBEDDED_HTTP_PASSWORD: HTTP_CREDENTIALS.password,
+  }
 }
