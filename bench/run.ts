@@ -317,7 +317,8 @@ async function figure10(gw: Gateway, token: string): Promise<void> {
   const n = RUN.streams.count
   heading(`10. Memory across ${n} concurrent streams, ${RUN.memory.rounds} rounds`)
   note(`${n} streamed POST /v1/messages at once with ~${Math.round(conversation(gw.url, token, 0, true).body.length / 1024)} KB Claude Code-like conversations (conversation logging on),`)
-  note('then wait until the exporter has written everything; the gateway\'s VmRSS after each round')
+  note('then wait until the exporter has written everything; the gateway\'s VmRSS after each round; the first round is the warm-up')
+  note('(connection pools, buffers and compiled code grow to their working size), flat = the last round vs the second')
   const after: number[] = []
   for (let round = 1; round <= RUN.memory.rounds; round++) {
     const r = await concurrentStreams((i) => conversation(gw.url, token, round * 100_000 + i, true), n)
@@ -327,9 +328,9 @@ async function figure10(gw: Gateway, token: string): Promise<void> {
     after.push(m.rss)
     line(`round ${round}: ${r.completed} of ${n} complete (p99 ${ms(r.durations.p99, 0)}, ${errorsOf(r.tally)}); RSS ${mib(m.rss)} (peak ${mib(m.peakRss)})`)
   }
-  const growth = after[after.length - 1]! / after[0]! - 1
+  const growth = after[after.length - 1]! / after[Math.min(1, after.length - 1)]! - 1
   const met = growth <= TARGET.rssGrowth
-  line(`RSS after the last round vs the first: ${(growth * 100).toFixed(1)} %`, { target: `≤ ${TARGET.rssGrowth * 100} %`, met })
+  line(`RSS after the last round vs the second: ${(growth * 100).toFixed(1)} %`, { target: `≤ ${TARGET.rssGrowth * 100} %`, met })
   record({ figure: `10 RSS across ${n}-stream rounds`, measured: after.map(mib).join(' → '), target: `flat (≤ ${TARGET.rssGrowth * 100} % growth)`, met })
 }
 
