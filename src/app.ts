@@ -129,7 +129,7 @@ export function buildApp(
   const attempts = new FailedAttempts({ maxFailures: config.admin.max_failures, windowMs: config.admin.failure_window })
   const sessions = new SessionStore({ ttlMs: config.ui.session_ttl })
   uiRoutes(app, { dir: config.ui.dir })
-  sessionRoutes(app, { adminKey: config.admin.key, attempts, sessions })
+  sessionRoutes(app, { adminKey: config.admin.key, attempts, sessions, traceUrl: config.ui.trace_url })
   app.register(async (admin) => {
     admin.addHook('onRequest', requireAdmin(config.admin.key, attempts, sessions))
     tokenAdminRoutes(admin, {

@@ -109,6 +109,10 @@ export const configSchema = z.strictObject({
     dir: z.string().default(''),
     // how long a sign-in lasts (fixed from sign-in; the cookie's Max-Age)
     session_ttl: duration.refine((ms) => ms >= 1000, 'expected a duration of at least 1s').prefault('12h'),
+    // a trace viewer's page for one trace (Grafana Tempo, Jaeger …); the app links trace ids to it
+    trace_url: z
+      .union([z.literal(''), z.url({ protocol: /^https?$/ }).refine((u) => u.includes('{trace_id}'), 'expected an http(s) URL with {trace_id} in it')])
+      .default(''),
   }),
   data_dir: z.string().min(1).default('./data'),
   clickhouse: z.strictObject({

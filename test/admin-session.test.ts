@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SessionStore } from '../src/admin/session-store.ts'
 import { buildApp } from '../src/app.ts'
 import { createLogger } from '../src/logging.ts'
+import { loadConfig } from '../src/config.ts'
 import { ADMIN_KEY, startTestGateway, type TestGateway } from './support/gateway.ts'
 
 // The web app's sign-in: the admin key exchanged for an HttpOnly session cookie, the admin API reached with
@@ -14,13 +15,14 @@ import { ADMIN_KEY, startTestGateway, type TestGateway } from './support/gateway
 let t: TestGateway
 let untrusted: TestGateway
 const MAX_FAILURES = 3
+const TRACE_URL = 'https://grafana.example.com/explore?left=%7B%22queries%22%3A%5B%7B%22query%22%3A%22{trace_id}%22%7D%5D%7D'
 let addresses = 0
 const nextAddress = () => `198.51.100.${++addresses}`
 
 beforeAll(async () => {
   ;[t, untrusted] = await Promise.all([
     startTestGateway({ server: { trusted_proxies: ['127.0.0.1'] }, admin: { key: ADMIN_KEY, max_failures: MAX_FAILURES, failure_window: '5m' } }),
-    startTestGateway({ ui: { session_ttl: '1s' } }),
+    startTestGateway({ ui: { session_ttl: '1s', trace_url: TRACE_URL } }),
   ])
 })
 afterAll(async () => {
@@ -66,6 +68,20 @@ describe('POST /api/session', () => {
     const expires = Date.parse(res.body.expires_at)
     expect(expires).toBeGreaterThanOrEqual(before + 12 * 3600_000)
     expect(expires).toBeLessThanOrEqual(Date.now() + 12 * 3600_000)
+  })
+
+  it('tells the signed-in app the trace viewer to link trace ids to (ui.trace_url), when there is one', async () => {
+    const { cookie } = await signIn(t, { 'x-forwarded-for': nextAddress() })
+    const without = await call(t, 'GET', '/api/session', { headers: { cookie } })
+    expect(without.status).toBe(200)
+    expect(without.body.trace_url).toBeUndefined()
+    const other = await signIn(untrusted)
+    const withUrl = await call(untrusted, 'GET', '/api/session', { headers: { cookie: other.cookie } })
+    expect(withUrl.body).toMatchObject({ trace_url: TRACE_URL })
+    // a template without the place for the id, or not http(s), stops start-up naming the key
+    for (const bad of ['https://grafana.example.com/explore', 'javascript:alert({trace_id})']) {
+      expect(() => loadConfig({ env: {}, file: '/nonexistent', overrides: { ui: { trace_url: bad } } })).toThrow(/ui\.trace_url/)
+    }
   })
 
   it('every sign-in is a session of its own', async () => {

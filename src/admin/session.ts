@@ -12,7 +12,7 @@ const signIn = z.strictObject({ key: z.string({ error: 'is required (the admin k
  * The web app's sign-in: the admin key is exchanged for a session cookie, so the key itself never stays in
  * the browser. POST /api/session signs in, GET tells when the session ends, DELETE signs out on the server.
  */
-export function sessionRoutes(app: FastifyInstance, deps: { adminKey: string; attempts: FailedAttempts; sessions: SessionStore }): void {
+export function sessionRoutes(app: FastifyInstance, deps: { adminKey: string; attempts: FailedAttempts; sessions: SessionStore; traceUrl?: string }): void {
   const { sessions } = deps
 
   app.post('/api/session', async (req, reply) => {
@@ -31,7 +31,8 @@ export function sessionRoutes(app: FastifyInstance, deps: { adminKey: string; at
     const expiresAt = sessions.expiresAt(id)
     if (expiresAt === undefined) throw new GatewayError(401, 'session expired')
     noStore(reply)
-    return { expires_at: new Date(expiresAt).toISOString() }
+    // what the app needs to know of the gateway's settings, once signed in
+    return { expires_at: new Date(expiresAt).toISOString(), ...(deps.traceUrl ? { trace_url: deps.traceUrl } : {}) }
   })
 
   app.delete('/api/session', async (req, reply) => {

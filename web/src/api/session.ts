@@ -31,7 +31,7 @@ export const sessionQuery = queryOptions({
   queryKey: ['session'],
   // a 401 here just means "not signed in": the route guard sends the user to sign-in
   queryFn: async () => {
-    const session = await request<{ expires_at: string }>('/api/session', { quiet401: true })
+    const session = await request<{ expires_at: string; trace_url?: string }>('/api/session', { quiet401: true })
     rememberExpiry(session.expires_at)
     return session
   },

@@ -163,6 +163,7 @@ export const en = {
   'conv.deleted': 'Conversation deleted.',
   'conv.requestRow': 'Request log',
   'conv.trace': 'Trace',
+  'conv.openTrace': 'Open the trace in the trace viewer',
   'conv.answer': 'Answer',
   'conv.role.user': 'User',
   'conv.role.assistant': 'Assistant',

@@ -165,6 +165,7 @@ export const zh: Record<MessageKey, string> = {
   'conv.deleted': '对话已删除。',
   'conv.requestRow': '请求日志',
   'conv.trace': '追踪',
+  'conv.openTrace': '在追踪查看器中打开',
   'conv.answer': '回答',
   'conv.role.user': '用户',
   'conv.role.assistant': '助手',

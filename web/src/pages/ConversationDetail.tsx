@@ -1,3 +1,4 @@
+import { TraceLink } from '../components/TraceLink.tsx'
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { Link, useNavigate, useParams } from '@tanstack/react-router'
 import { useVirtualizer } from '@tanstack/react-virtual'
@@ -181,7 +182,7 @@ function ConversationView({ conversation }: { conversation: Conversation }) {
             )}
             {log.data?.trace_id && (
               <span>
-                {t('conv.trace')}: <span className="mono">{log.data.trace_id}</span> <CopyButton text={log.data.trace_id} what={t('conv.trace')} />
+                {t('conv.trace')}: <TraceLink traceId={log.data.trace_id} />
               </span>
             )}
           </p>

@@ -1,3 +1,4 @@
+import { TraceLink } from '../components/TraceLink.tsx'
 import { useQuery } from '@tanstack/react-query'
 import { Link, useNavigate, useParams, useSearch } from '@tanstack/react-router'
 import { createColumnHelper } from '@tanstack/react-table'
@@ -167,11 +168,7 @@ export function RequestDetail({ log }: { log: RequestLog }) {
     ['user_agent', log.user_agent],
     ['upstream_request_id', mono(log.upstream_request_id)],
     ['conversation_id', mono(log.conversation_id)],
-    ['trace_id', log.trace_id ? (
-      <span className="mono">
-        {log.trace_id} <CopyButton text={log.trace_id} what="trace_id" />
-      </span>
-    ) : '—'],
+    ['trace_id', log.trace_id ? <TraceLink traceId={log.trace_id} /> : '—'],
     ['span_id', mono(log.span_id)],
   ]
   return (
