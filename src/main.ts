@@ -2,6 +2,11 @@ import { constants } from 'node:os'
 import { loadConfig, ConfigError } from './config.ts'
 import { startGateway } from './server.ts'
 import { migrateCommand } from './migrate-command.ts'
+import { stdoutDestination } from './logging.ts'
+
+// The banners go out on the log's own channel, so they keep their place among its lines.
+const stdout = stdoutDestination()
+const print = (text: string) => stdout.write(text + '\n')
 
 /** Command line: `start` (default) runs the gateway, `migrate` applies ClickHouse migrations and exits. */
 async function main(command = 'start'): Promise<void> {
@@ -11,11 +16,9 @@ async function main(command = 'start'): Promise<void> {
 
   const gateway = await startGateway(config, { logLevel: process.env.CCPROXY_LOG_LEVEL ?? 'info' })
   const log = gateway.app.log
-  log.info({ url: gateway.url, clickhouse: gateway.services.warehouse.kind }, 'ccproxy is listening')
-  if (gateway.clickhouseHttp) log.info({ url: gateway.clickhouseHttp.url }, 'ClickHouse HTTP interface (embedded engine)')
   if (gateway.generatedAdminKey) {
     // Printed once, on the start that generated it; it stays in the data directory.
-    console.log(
+    print(
       [
         '',
         `  Admin key (generated, saved in ${config.data_dir}/admin.key):`,
@@ -28,7 +31,7 @@ async function main(command = 'start'): Promise<void> {
   }
   if (gateway.generatedClickHousePassword && gateway.clickhouseHttp) {
     const { http_user } = gateway.config.clickhouse.embedded
-    console.log(
+    print(
       [
         '',
         `  ClickHouse HTTP interface ${gateway.clickhouseHttp.url} — user ${http_user}, password (generated, saved in ${config.data_dir}/clickhouse.password):`,
@@ -38,6 +41,10 @@ async function main(command = 'start'): Promise<void> {
       ].join('\n'),
     )
   }
+  // Last: whoever waits for this line (a test, a supervisor) has the banners above it already.
+  if (gateway.clickhouseHttp) log.info({ url: gateway.clickhouseHttp.url }, 'ClickHouse HTTP interface (embedded engine)')
+  log.info({ url: gateway.url, clickhouse: gateway.services.warehouse.kind }, 'ccproxy is listening')
+
   // First signal: a graceful shutdown within server.shutdown_timeout + server.shutdown_grace, exit 0 (1 if a
   // step failed or overran). Second: spool what is queued and exit at once, 128 + the signal's number as a
   // shell reports a death by signal (130 SIGINT, 143 SIGTERM). Third: exit without waiting for the spool.
