@@ -6,6 +6,7 @@ import { conversationsQueryOptions, modelsQuery, tokensQuery } from '../api/quer
 import type { ConversationSummary } from '../api/types.ts'
 import { DataTable } from '../components/DataTable.tsx'
 import { Pager } from '../components/Pager.tsx'
+import { SelectFilter, asOptions, byName } from '../components/SelectFilter.tsx'
 import { Empty, ErrorState, Loading } from '../components/QueryState.tsx'
 import { useI18n } from '../i18n/i18n.tsx'
 import { formatTime, preview } from '../lib/format.ts'
@@ -61,7 +62,6 @@ export default function ConversationsPage() {
   const onSearch = useRef((q: string | undefined) => {})
   onSearch.current = (q) => setSearch(withFilter(search, { q }), true)
   const stableOnSearch = useMemo(() => (q: string | undefined) => onSearch.current(q), [])
-  const modelOptions = [...new Set([...(models.data ?? []), ...(search.model ? [search.model] : [])])]
 
   const columns = useMemo(
     () => [
@@ -93,28 +93,8 @@ export default function ConversationsPage() {
       <h1>{t('conv.title')}</h1>
       <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <SearchBox value={search.q ?? ''} onSearch={stableOnSearch} />
-        <div className="field">
-          <label htmlFor={`${ids}-token`}>{t('common.token')}</label>
-          <select id={`${ids}-token`} value={search.token ?? ''} onChange={(e) => setSearch(withFilter(search, { token: e.target.value || undefined }))}>
-            <option value="">{t('common.all')}</option>
-            {tokens.data?.map((x) => (
-              <option key={x.id} value={x.id}>
-                {x.name}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor={`${ids}-model`}>{t('common.model')}</label>
-          <select id={`${ids}-model`} value={search.model ?? ''} onChange={(e) => setSearch(withFilter(search, { model: e.target.value || undefined }))}>
-            <option value="">{t('common.all')}</option>
-            {modelOptions.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
-        </div>
+        <SelectFilter label={t('common.token')} value={search.token} options={byName(tokens.data)} onChange={(token) => setSearch(withFilter(search, { token }))} />
+        <SelectFilter label={t('common.model')} value={search.model} options={asOptions(models.data)} onChange={(model) => setSearch(withFilter(search, { model }))} />
         <div className="field">
           <label htmlFor={`${ids}-from`}>{t('common.from')}</label>
           <input id={`${ids}-from`} type="date" value={search.from ?? ''} max={search.to} onChange={(e) => setSearch(withFilter(search, { from: e.target.value || undefined }))} />

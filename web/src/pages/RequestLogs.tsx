@@ -1,4 +1,3 @@
-import { TraceLink } from '../components/TraceLink.tsx'
 import { useQuery } from '@tanstack/react-query'
 import { Link, useNavigate, useParams, useSearch } from '@tanstack/react-router'
 import { createColumnHelper } from '@tanstack/react-table'
@@ -11,6 +10,8 @@ import { CopyButton } from '../components/CopyButton.tsx'
 import { DataTable } from '../components/DataTable.tsx'
 import { Empty, ErrorState, Loading } from '../components/QueryState.tsx'
 import { Pager } from '../components/Pager.tsx'
+import { SelectFilter, asOptions, byName } from '../components/SelectFilter.tsx'
+import { TraceLink } from '../components/TraceLink.tsx'
 import { useI18n } from '../i18n/i18n.tsx'
 import { downloadUrl } from '../lib/download.ts'
 import { formatDuration, formatNumber, formatTime } from '../lib/format.ts'
@@ -28,46 +29,12 @@ function Filters({ search, onChange }: { search: LogSearch; onChange: (patch: Pa
   const tokens = useQuery(tokensQuery)
   const accounts = useQuery(accountsQuery)
   const models = useQuery(modelsQuery)
-  // the current value stays selectable while the lists load (or when it is no longer listed)
-  const modelOptions = [...new Set([...(models.data ?? []), ...(search.model ? [search.model] : [])])]
   const status = search.code !== undefined ? String(search.code) : (search.status ?? '')
   return (
     <form className="filters" role="search" aria-label={t('common.filters')} onSubmit={(e) => e.preventDefault()}>
-      <div className="field">
-        <label htmlFor={`${ids}-token`}>{t('common.token')}</label>
-        <select id={`${ids}-token`} value={search.token ?? ''} onChange={(e) => onChange({ token: e.target.value || undefined })}>
-          <option value="">{t('common.all')}</option>
-          {search.token && !tokens.data?.some((x) => x.id === search.token) && <option value={search.token}>{search.token}</option>}
-          {tokens.data?.map((x) => (
-            <option key={x.id} value={x.id}>
-              {x.name}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div className="field">
-        <label htmlFor={`${ids}-account`}>{t('common.account')}</label>
-        <select id={`${ids}-account`} value={search.account ?? ''} onChange={(e) => onChange({ account: e.target.value || undefined })}>
-          <option value="">{t('common.all')}</option>
-          {search.account && !accounts.data?.some((x) => x.id === search.account) && <option value={search.account}>{search.account}</option>}
-          {accounts.data?.map((x) => (
-            <option key={x.id} value={x.id}>
-              {x.name}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div className="field">
-        <label htmlFor={`${ids}-model`}>{t('common.model')}</label>
-        <select id={`${ids}-model`} value={search.model ?? ''} onChange={(e) => onChange({ model: e.target.value || undefined })}>
-          <option value="">{t('common.all')}</option>
-          {modelOptions.map((m) => (
-            <option key={m} value={m}>
-              {m}
-            </option>
-          ))}
-        </select>
-      </div>
+      <SelectFilter label={t('common.token')} value={search.token} options={byName(tokens.data)} onChange={(token) => onChange({ token })} />
+      <SelectFilter label={t('common.account')} value={search.account} options={byName(accounts.data)} onChange={(account) => onChange({ account })} />
+      <SelectFilter label={t('common.model')} value={search.model} options={asOptions(models.data)} onChange={(model) => onChange({ model })} />
       <div className="field">
         <label htmlFor={`${ids}-status`}>{t('logs.status')}</label>
         <select
