@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, statSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,6 +10,10 @@ const GATEWAY = [process.execPath, '--import', 'tsx', 'src/main.ts'] as const
 
 function start(env: Record<string, string>) {
   const child = spawn(GATEWAY[0], [...GATEWAY.slice(1), 'start'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // a test that fails before it stops its gateway must not leave it running
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
   let output = ''
   child.stdout.on('data', (d) => (output += d))
   child.stderr.on('data', (d) => (output += d))
