@@ -140,6 +140,12 @@ describe('embedded HTTP interface', () => {
     })
     expect(raw.headers['content-encoding']).toBe('gzip')
     expect(gunzipSync(raw.body).toString()).toBe('gzipped ✓\n')
+    // an encoding the client refuses (q=0) is never chosen
+    const refused = await request(`${rw.url}/?${AUTH_PARAMS}&enable_http_compression=1&query=${encodeURIComponent('SELECT s FROM web.t WHERE id = 100')}`, {
+      headers: { 'accept-encoding': 'gzip;q=0, deflate;q=0' },
+    })
+    expect(refused.headers['content-encoding']).toBeUndefined()
+    expect(refused.body.toString()).toBe('gzipped ✓\n')
     const up = await request(`${rw.url}/?${AUTH_PARAMS}&query=${encodeURIComponent('INSERT INTO web.t FORMAT CSV')}`, {
       method: 'POST',
       body: gzipSync('101,"raw gzip"\n'),

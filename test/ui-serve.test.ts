@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PACKAGE_UI_DIR, relativePath } from '../src/ui/serve.ts'
-import { preferred } from '../src/ui/compress.ts'
+import { negotiateEncoding } from '../src/http/encoding.ts'
 import { startTestGateway, type TestGateway } from './support/gateway.ts'
 
 // The web app served from the gateway's own port, on a tiny fake build (never the real one): a temp dir
@@ -204,7 +204,8 @@ describe('parts', () => {
     }
   })
 
-  it('preferred picks br over gzip and honours q=0', () => {
+  it('the app\'s files: br over gzip, q=0 honoured (the negotiation the embedded HTTP interface shares)', () => {
+    const preferred = (accept: string | undefined) => negotiateEncoding(accept, ['br', 'gzip'])
     expect(preferred(undefined)).toBeUndefined()
     expect(preferred('gzip, deflate, br')).toBe('br')
     expect(preferred('gzip, br;q=0')).toBe('gzip')

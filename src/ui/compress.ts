@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { brotliCompress, gzip, constants } from 'node:zlib'
+import { negotiateEncoding } from '../http/encoding.ts'
 
 const brotli = promisify(brotliCompress)
 const gzipped = promisify(gzip)
@@ -9,7 +10,8 @@ const TEXT = /^(text\/|application\/(json|javascript|manifest\+json|wasm)|image\
 const MIN_BYTES = 1024
 const MAX_FILE_BYTES = 8 * 1024 ** 2
 
-export type Encoding = 'br' | 'gzip'
+const ENCODINGS = ['br', 'gzip'] as const
+export type Encoding = (typeof ENCODINGS)[number]
 
 /**
  * The app's text files compressed once and kept: brotli or gzip as the client accepts. The build's files
@@ -30,7 +32,8 @@ export class Compressed {
   /** The file in the best encoding the client accepts, or undefined to send it as it is. */
   async get(path: string, file: { size: number; mtimeMs: number }, type: string, acceptEncoding: string | undefined): Promise<{ encoding: Encoding; body: Buffer } | undefined> {
     if (!Compressed.worthIt(type, file.size)) return undefined
-    const encoding = preferred(acceptEncoding)
+    // br over gzip when both are accepted
+    const encoding = negotiateEncoding(acceptEncoding, ENCODINGS)
     if (!encoding) return undefined
     const key = `${encoding}:${path}:${file.size}:${file.mtimeMs}`
     let entry = this.#entries.get(key)
@@ -58,19 +61,4 @@ export class Compressed {
       this.#bytes -= size
     }
   }
-}
-
-/** br over gzip when both are accepted (q=0 refuses one); nothing else is offered. */
-export function preferred(acceptEncoding: string | undefined): Encoding | undefined {
-  if (!acceptEncoding) return undefined
-  const accepted = new Map<string, number>()
-  for (const part of acceptEncoding.split(',')) {
-    const [name = '', ...params] = part.trim().toLowerCase().split(';')
-    const q = params.map((p) => /^\s*q=([0-9.]+)\s*$/.exec(p)).find(Boolean)
-    accepted.set(name.trim(), q ? Number(q[1]) : 1)
-  }
-  const ok = (name: string) => (accepted.get(name) ?? accepted.get('*') ?? 0) > 0
-  if (ok('br')) return 'br'
-  if (ok('gzip')) return 'gzip'
-  return undefined
 }

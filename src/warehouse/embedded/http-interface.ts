@@ -9,6 +9,7 @@ import type { EmbeddedEngine } from './engine.ts'
 import { ErrorCodes, clickhouseError, exceptionInfo, httpStatusFor } from './errors.ts'
 import { runRequest } from './request.ts'
 import { Slots } from '../../slots.ts'
+import { negotiateEncoding } from '../../http/encoding.ts'
 import { resultHeaders, summaryOf } from './response-meta.ts'
 import { querySettings } from './settings.ts'
 import { analyzeSql } from './sql-text.ts'
@@ -62,6 +63,7 @@ const gzip = promisify(zlib.gzip)
 const brotli = promisify(zlib.brotliCompress)
 const deflate = promisify(zlib.deflate)
 const COMPRESSORS: Record<string, (b: Buffer) => Promise<Buffer>> = { gzip, br: brotli, deflate }
+const ENCODINGS = ['gzip', 'br', 'deflate'] as const
 
 export async function startHttpInterface(engine: EmbeddedEngine, opts: HttpInterfaceOptions): Promise<HttpInterface> {
   const host = opts.host ?? '127.0.0.1'
@@ -199,7 +201,7 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
 
     let payload = result.bytes
     const headers: Record<string, string> = { ...resultHeaders(result, query_id, ctx.timezone), 'keep-alive': `timeout=${KEEP_ALIVE_SECONDS}` }
-    const encoding = q.get('enable_http_compression') === '1' ? pickEncoding(req.headers['accept-encoding']) : undefined
+    const encoding = q.get('enable_http_compression') === '1' ? negotiateEncoding(req.headers['accept-encoding'], ENCODINGS) : undefined
     if (encoding && payload.length > 0) {
       payload = await COMPRESSORS[encoding]!(payload)
       headers['content-encoding'] = encoding
@@ -318,11 +320,6 @@ async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffe
     throw clickhouseError(ErrorCodes.BAD_ARGUMENTS, `Cannot read the request body (${encoding}): ${(err as Error).message}`)
   }
   return Buffer.concat(chunks)
-}
-
-function pickEncoding(accept: string | undefined): string | undefined {
-  const offered = (accept ?? '').split(',').map((part) => part.split(';')[0]!.trim().toLowerCase())
-  return ['gzip', 'br', 'deflate'].find((e) => offered.includes(e))
 }
 
 function hostAllowed(hostHeader: string | undefined, boundHost: string): boolean {
